@@ -1,0 +1,41 @@
+"""ebmbench: a benchmark suite for training methods of energy-based models.
+
+The public plugin API lives here; importing it does not import torch.
+"""
+
+from ebmbench._version import __version__
+from ebmbench.context import Diverged, EvalContext, TrainContext, batched_energy
+from ebmbench.contracts import (
+    Component,
+    Method,
+    Metric,
+    Model,
+    Param,
+    Sampler,
+    SampleResult,
+    Split,
+    Task,
+    TaskData,
+)
+from ebmbench.hookspecs import hookimpl
+from ebmbench.profiles import Profile
+
+__all__ = [
+    "__version__",
+    "hookimpl",
+    "Component",
+    "Param",
+    "Split",
+    "TaskData",
+    "Task",
+    "Model",
+    "Method",
+    "Sampler",
+    "SampleResult",
+    "Metric",
+    "Profile",
+    "TrainContext",
+    "EvalContext",
+    "Diverged",
+    "batched_energy",
+]

@@ -1,0 +1,157 @@
+"""One cell of the grid: make the data, build the model, train it, measure it.
+
+Runs inside a worker process (see ebmbench.worker); returns plain JSON-able data.
+A plugin exception becomes status `error` with its traceback; non-finite losses or
+energies become `diverged`. Metric failures are errors of the metric's plugin, not of
+the whole cell: they are recorded per metric in `reason` and the row stays.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from ebmbench.context import Diverged, EvalContext, TrainContext
+from ebmbench.profiles import get_profile
+from ebmbench.registry import Registry, format_exception
+from ebmbench.seeding import derive_seed, make_generator
+
+__all__ = ["CellSpec", "run_cell", "peak_memory_reset", "peak_memory_mb"]
+
+
+@dataclass(frozen=True)
+class CellSpec:
+    cell_id: str
+    task: str
+    model: str
+    model_params: dict[str, Any]
+    method: str
+    method_params: dict[str, Any]
+    rep: int
+    seed: int  # training seed: hash of (base seed, task, model, method, params, rep)
+    data_seed: int  # hash of (base seed, task, rep): every method sees the same data
+    profile: str
+    device: str = "cpu"
+    metrics: tuple[str, ...] = ()  # empty = every applicable metric
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class CellResult:
+    status: str
+    reason: str | None = None
+    traceback: str | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+    train_time_s: float | None = None
+    eval_time_s: float | None = None
+    peak_mem_mb: float | None = None
+    grad_evals: int | None = None
+    curve: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# ------------------------------------------------------------------ peak memory
+def peak_memory_reset(device: str) -> None:
+    """Reset the peak-RSS counter (Linux clear_refs 5), and CUDA's if used."""
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+    except OSError:
+        pass  # falls back to the process-lifetime peak
+    if device.startswith("cuda"):
+        import torch
+
+        torch.cuda.reset_peak_memory_stats(device)
+
+
+def peak_memory_mb(device: str) -> float:
+    if device.startswith("cuda"):
+        import torch
+
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# ------------------------------------------------------------------------ the cell
+def _metric_values(ectx: EvalContext, metric_names: list[str], registry: Registry) -> tuple[dict, list[str]]:
+    values, problems = {}, []
+    for name in metric_names:
+        metric = registry.make("metrics", name)
+        ectx_metric = EvalContext(**{**ectx.__dict__, "seed": derive_seed(ectx.seed, "metric", name)})
+        ectx_metric.cache = ectx.cache  # model samples are shared between metrics
+        try:
+            v = float(metric.compute(ectx_metric))
+        except Diverged:
+            raise
+        except Exception as exc:
+            problems.append(f"metric {name}: {type(exc).__name__}: {exc}")
+            v = math.nan
+        values[name] = v
+    return values, problems
+
+
+def applicable_metrics(registry: Registry, task) -> list[str]:
+    return [n for n in registry.names("metrics") if registry.get("metrics", n).cls().applies_to(task) is None]
+
+
+def run_cell(spec: CellSpec, registry: Registry) -> CellResult:
+    import torch
+
+    profile = get_profile(spec.profile)
+    task = registry.make("tasks", spec.task)
+    model_spec = registry.make("models", spec.model, **spec.model_params)
+    method = registry.make("methods", spec.method, **spec.method_params)
+    reason = model_spec.compatible(task) or method.compatible(model_spec, task)
+    if reason:
+        return CellResult("skipped", reason)
+
+    result = CellResult("done")
+    tctx = TrainContext(registry, task, profile, spec.seed, spec.device)
+    peak_memory_reset(spec.device)
+    try:
+        data = task.make(profile, make_generator(spec.data_seed)).to(spec.device)
+        model = model_spec.build(task, data, make_generator(derive_seed(spec.seed, "init"))).to(spec.device)
+        t0 = time.perf_counter()
+        model.train()
+        method.train(model, data, tctx)
+        result.train_time_s = time.perf_counter() - t0
+        model.eval()
+        model.requires_grad_(False)  # evaluation differentiates w.r.t. inputs only
+        for p in model.parameters():
+            if not torch.isfinite(p).all():
+                raise Diverged("non-finite model parameters after training")
+
+        t1 = time.perf_counter()
+        ectx = EvalContext(registry, task, profile, spec.seed, spec.device, model=model, data=data, method=method)
+        test_energy = ectx.energy(data.test.y, data.test.x)
+        if not torch.isfinite(test_energy).all():
+            raise Diverged("non-finite energy on test data")
+        names = list(spec.metrics) or applicable_metrics(registry, task)
+        result.metrics, problems = _metric_values(ectx, names, registry)
+        result.eval_time_s = time.perf_counter() - t1
+        if problems:
+            result.status, result.reason = "error", "; ".join(problems)
+    except Diverged as exc:
+        result.status, result.reason = "diverged", str(exc)
+    except Exception as exc:
+        result.status, result.reason = "error", f"{type(exc).__name__}: {exc}".splitlines()[0]
+        result.traceback = format_exception(exc)
+    result.peak_mem_mb = peak_memory_mb(spec.device)
+    result.grad_evals = tctx.grad_evals
+    result.curve = tctx.curve
+    return result

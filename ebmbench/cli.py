@@ -1,0 +1,277 @@
+"""The `ebmbench` command line (click + rich).
+
+Exit codes: 0 success; 1 a cell ended in `error` (or a status named by --fail-on);
+2 bad usage or input (one line on stderr, no traceback); 130 interrupted.
+Heavy libraries (torch, pandas) are imported inside commands, so `--help` is fast.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from ebmbench._version import __version__
+from ebmbench.errors import UsageError
+
+__all__ = ["cli", "main"]
+
+KIND_NAMES = ("tasks", "models", "methods", "samplers", "metrics")
+
+
+def _console(stderr: bool = False):
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+
+
+def plugin_options(f):
+    """Loading controls shared by every command that loads plugins."""
+    f = click.option("-p", "plugin_flags", multiple=True, metavar="no:NAME",
+                     help="Block plugin NAME (repeatable); also EBMBENCH_DISABLE_PLUGINS=a,b.")(f)
+    f = click.option("--plugins-dir", multiple=True, type=click.Path(file_okay=False),
+                     help="Load plain .py plugin files from DIR; also EBMBENCH_PLUGINS_DIR.")(f)
+    f = click.option("--strict-plugins", is_flag=True,
+                     help="A plugin that fails to load is fatal; also EBMBENCH_STRICT_PLUGINS=1.")(f)
+    return f
+
+
+def _load(plugin_flags, plugins_dir, strict_plugins):
+    from ebmbench.registry import LoadConfig, load_registry
+
+    disabled = []
+    for flag in plugin_flags:
+        if not flag.startswith("no:") or len(flag) == 3:
+            raise UsageError(f"-p expects no:NAME to block a plugin, got {flag!r}")
+        disabled.append(flag[3:])
+    return load_registry(LoadConfig.from_env(tuple(disabled), tuple(plugins_dir), strict_plugins))
+
+
+class _Group(click.Group):
+    """Bad usage is one line on stderr and exit code 2, never a traceback or usage dump."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            rv = super().main(args, prog_name, complete_var, False, **extra)
+        except UsageError as exc:
+            click.echo(f"ebmbench: error: {exc}", err=True)
+            sys.exit(2)
+        except click.UsageError as exc:
+            click.echo(f"ebmbench: error: {exc.format_message()}", err=True)
+            sys.exit(2)
+        except click.exceptions.Abort:
+            click.echo("aborted", err=True)
+            sys.exit(130)
+        except click.ClickException as exc:
+            click.echo(f"ebmbench: error: {exc.format_message()}", err=True)
+            sys.exit(exc.exit_code)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="ebmbench")
+def cli():
+    """ebmbench: compare training methods of energy-based models on common tasks."""
+
+
+# ------------------------------------------------------------------------- list
+@cli.command("list")
+@click.argument("kind", required=False, type=click.Choice(KIND_NAMES))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
+@plugin_options
+def list_cmd(kind, as_json, **load):
+    """List registered tasks, models, methods, samplers and metrics."""
+    registry = _load(**load)
+    kinds = [kind] if kind else list(KIND_NAMES)
+    data = {k: [registry.get(k, n).describe() for n in registry.names(k)] for k in kinds}
+    if as_json:
+        click.echo(json.dumps(data if not kind else data[kind], indent=2, default=str))
+        return
+    from rich.table import Table
+
+    console = _console()
+    columns = {
+        "tasks": ("kind", "dim", "main_metric", "ground_truth"),
+        "models": ("family", "task_kinds", "latent"),
+        "methods": ("family", "model_families", "task_kinds"),
+        "samplers": (),
+        "metrics": ("direction", "task_kinds", "requires"),
+    }
+    for k in kinds:
+        table = Table(title=f"{k} ({len(data[k])})", title_justify="left")
+        for col in ("name", *columns[k], "params", "provider", "summary"):
+            table.add_column(col, overflow="fold")
+        for e in data[k]:
+            vals = []
+            for col in columns[k]:
+                v = e[col]
+                if col == "direction":
+                    v = f"{v} is better {'↑' if v == 'higher' else '↓'}"
+                vals.append(", ".join(map(str, v)) if isinstance(v, list) else str(v))
+            params = ", ".join(f"{p}={d['default']}" for p, d in e["params"].items())
+            provider = f"{e['plugin']} ({e['dist'] or 'local'} {e['version'] or ''})".replace(" )", ")")
+            table.add_row(e["name"], *vals, params, provider, e["summary"])
+        console.print(table)
+
+
+# ---------------------------------------------------------------------- plugins
+@cli.command("plugins")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@plugin_options
+def plugins_cmd(as_json, **load):
+    """Show every plugin: version, status, error, hooks and entries."""
+    registry = _load(**load)
+    data = [p.to_json() for p in registry.plugins]
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+        return
+    from rich.table import Table
+
+    table = Table(title=f"plugins ({len(data)})", title_justify="left")
+    for col in ("name", "dist", "version", "status", "entries", "error"):
+        table.add_column(col, overflow="fold")
+    style = {"loaded": "green", "failed": "red", "blocked": "yellow"}
+    for p in data:
+        table.add_row(p["name"], p["dist"] or "local", p["version"] or "",
+                      f"[{style[p['status']]}]{p['status']}[/]", ", ".join(p["entries"]), p["error"] or "")
+    _console().print(table)
+
+
+# -------------------------------------------------------------------------- run
+def _selections(values):
+    from ebmbench.params import parse_selection, split_selections
+
+    if not values:
+        return None
+    return [sel for text in split_selections(values) for sel in parse_selection(text)]
+
+
+@cli.command("run")
+@click.option("--all", "run_all", is_flag=True, help="Every registered task, model and method.")
+@click.option("-t", "--task", "tasks", multiple=True, help="Task name(s); comma-separated or repeated.")
+@click.option("-m", "--model", "models", multiple=True, help='Model(s), e.g. "mlp[hidden=64]".')
+@click.option("-M", "--method", "methods", multiple=True, help='Method(s), e.g. "pcd[steps=20]"; a|b sweeps.')
+@click.option("--metric", "metrics", multiple=True, help="Only these metrics (default: all applicable).")
+@click.option("--seeds", type=click.IntRange(1, 1000), default=None, help="Repetitions (profile default).")
+@click.option("--seed", "base_seed", type=int, default=0, show_default=True, help="Base seed.")
+@click.option("--profile", default="quick", show_default=True,
+              type=click.Choice(["smoke", "quick", "full"]), help="Budget profile.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Seconds per cell; a cell over it is killed and marked timeout.")
+@click.option("--out", type=click.Path(file_okay=False), default="results", show_default=True,
+              help="Results root; runs go to OUT/runs/<run_id>/.")
+@click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
+@click.option("--fail-on", default="error", show_default=True,
+              help="Statuses that make the exit code 1: any of error,diverged,timeout.")
+@plugin_options
+def run_cmd(run_all, tasks, models, methods, metrics, seeds, base_seed, profile, timeout, out,
+            device, fail_on, **load):
+    """Run the benchmark grid: tasks x compatible (model, method) pairs x seeds."""
+    from ebmbench.runner import STATUSES, RunConfig, execute, plan
+
+    fail_statuses = {s.strip() for s in fail_on.split(",") if s.strip()}
+    bad = fail_statuses - set(STATUSES[2:])
+    if bad:
+        raise UsageError(f"--fail-on accepts error, diverged, timeout; got {', '.join(sorted(bad))}")
+    if not (run_all or tasks or models or methods):
+        raise UsageError("nothing selected: pass --all, or choose with -t/-m/-M")
+    _check_device(device)
+    metric_names = tuple(n for text in metrics for n in text.split(",") if n.strip())
+    registry = _load(**load)
+    cfg = RunConfig(_selections(tasks), _selections(models), _selections(methods), seeds, base_seed,
+                    profile, timeout, device, Path(out), metric_names, ["ebmbench", *sys.argv[1:]])
+    cells = plan(registry, cfg)
+    statuses: list[str] = []
+    store_ref = {}
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    console = _console()
+    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TimeElapsedColumn(), TextColumn("{task.fields[last]}"), console=console,
+                        transient=False)
+    try:
+        with progress:
+            bar = progress.add_task("cells", total=len(cells), last="")
+
+            def on_cell(row):
+                statuses.append(row["status"])
+                progress.update(bar, advance=1, last=f"{row['task']} {row['label']} #{row['rep']}: {row['status']}")
+
+            execute(registry, cfg, cells, on_start=lambda s: store_ref.setdefault("store", s), on_cell=on_cell)
+    except KeyboardInterrupt:
+        where = store_ref.get("store")
+        click.echo(f"interrupted; finished cells are kept in {where.dir if where else out}", err=True)
+        sys.exit(130)
+    store = store_ref["store"]
+    _print_run(store.dir)
+    console.print(f"results: {store.dir}")
+    failing = [s for s in statuses if s in fail_statuses]
+    sys.exit(1 if failing else 0)
+
+
+def _check_device(device: str) -> None:
+    if device == "cpu":
+        return
+    if not (device == "cuda" or (device.startswith("cuda:") and device[5:].isdigit())):
+        raise UsageError(f"--device must be cpu, cuda or cuda:N, got {device!r}")
+    import torch
+
+    if not torch.cuda.is_available():
+        raise UsageError(f"--device {device}: torch.cuda.is_available() is False on this machine")
+
+
+# ------------------------------------------------------------------------- show
+def _print_run(run_dir: Path, only_task: str | None = None) -> None:
+    from rich.table import Table
+
+    from ebmbench.store import load_meta, load_results
+    from ebmbench.summary import leaderboard
+
+    meta = load_meta(run_dir)
+    df = load_results(run_dir)
+    console = _console()
+    console.print(f"run {meta['run_id']} · profile {meta['profile']['name']} · {meta['status']} · "
+                  f"{len(df)} of {meta['n_cells']} cells")
+    if df.empty:
+        return
+    directions = meta["metric_directions"]
+    metrics = [m for m in directions if m in df.columns]
+    for task in sorted(df["task"].unique()):
+        if only_task and task != only_task:
+            continue
+        main = meta["main_metrics"].get(task, metrics[0] if metrics else "")
+        frame = leaderboard(df, task, main, directions, metrics)
+        table = Table(title=f"{task} — ranked by {main} (mean ± 95% CI over seeds)", title_justify="left")
+        for col in frame.columns:
+            table.add_column(str(col), overflow="fold")
+        for row in frame.itertuples(index=False):
+            table.add_row(*map(str, row))
+        console.print(table)
+    problems = df[df["status"].isin(["error", "diverged", "timeout"])]
+    for row in problems.itertuples():
+        console.print(f"[red]{row.status}[/]: {row.task} {row.label} #{row.rep}: {row.reason}")
+
+
+@cli.command("show")
+@click.argument("run", required=False)
+@click.option("--out", type=click.Path(file_okay=False), default="results", show_default=True,
+              help="Results root the run lives under.")
+@click.option("--task", "only_task", default=None, help="Only this task's table.")
+def show_cmd(run, out, only_task):
+    """Print a run's tables (the latest run by default)."""
+    from ebmbench.store import find_run
+
+    _print_run(find_run(Path(out), run), only_task)
+
+
+# ------------------------------------------------------------------------- main
+def main(argv: list[str] | None = None) -> None:
+    cli.main(args=argv, prog_name="ebmbench")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,262 @@
+"""The five contracts a plugin implements: Task, Model, Method, Sampler, Metric.
+
+Each is a small class with class-level metadata (read by `ebmbench list` without
+running anything) and one or two methods that do the science. This module never
+imports torch: listing the catalog and `--help` must stay fast (llm #732).
+
+Conventions every implementation follows:
+
+* tensors are `float32`, batch first; `y` is what the energy scores, `x` the
+  condition of a conditional task (None for unconditional tasks);
+* an energy module is a `torch.nn.Module` whose `forward(y, x=None)` returns one
+  energy per row, shape `[B]` (lower = more compatible);
+* every random draw takes the `torch.Generator` it is handed — never the global RNG.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Literal
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    import torch
+
+    from ebmbench.context import EvalContext, TrainContext
+    from ebmbench.profiles import Profile
+
+__all__ = [
+    "Param",
+    "Component",
+    "Split",
+    "TaskData",
+    "Task",
+    "Model",
+    "Method",
+    "SampleResult",
+    "Sampler",
+    "Metric",
+    "KINDS",
+]
+
+TaskKind = Literal["unconditional", "conditional"]
+
+
+@dataclass(frozen=True)
+class Param:
+    """A user-settable hyperparameter, e.g. `-M "pcd[steps=20]"`."""
+
+    default: Any
+    help: str = ""
+    choices: tuple[Any, ...] | None = None
+    low: float | None = None  # inclusive bounds for numbers
+    high: float | None = None
+
+    @property
+    def type(self) -> type:
+        return type(self.default)
+
+    def describe(self) -> str:
+        if self.choices:
+            return "one of " + ", ".join(map(str, self.choices))
+        rng = ""
+        if self.low is not None or self.high is not None:
+            lo = "-inf" if self.low is None else self.low
+            hi = "inf" if self.high is None else self.high
+            rng = f" in [{lo}, {hi}]"
+        return f"{self.type.__name__}{rng}"
+
+
+class Component:
+    """Shared metadata of every registered entry."""
+
+    name: ClassVar[str]
+    summary: ClassVar[str] = ""  # one line, shown by `ebmbench list`
+    reference: ClassVar[str] = ""  # the paper or formula it follows
+    params: ClassVar[dict[str, Param]] = {}
+
+    def __init__(self, **params: Any) -> None:
+        # Values were validated by ebmbench.params; defaults fill the rest.
+        values = {k: p.default for k, p in self.params.items()}
+        values.update(params)
+        self.p: dict[str, Any] = values
+
+    def __repr__(self) -> str:
+        args = ",".join(f"{k}={v}" for k, v in self.p.items())
+        return f"{self.name}[{args}]"
+
+
+# ----------------------------------------------------------------------------- tasks
+@dataclass
+class Split:
+    """One data split. `x` is the condition (None for unconditional tasks)."""
+
+    y: "torch.Tensor"
+    x: "torch.Tensor | None" = None
+
+    def __len__(self) -> int:
+        return int(self.y.shape[0])
+
+    def to(self, device: Any) -> "Split":
+        return Split(self.y.to(device), None if self.x is None else self.x.to(device))
+
+
+@dataclass
+class TaskData:
+    train: Split
+    val: Split
+    test: Split
+
+    def to(self, device: Any) -> "TaskData":
+        return TaskData(self.train.to(device), self.val.to(device), self.test.to(device))
+
+
+class Task(Component):
+    """A data distribution with train/val/test splits and optional ground truth.
+
+    `ground_truth` names what the task can answer exactly:
+    * "log_density": `log_density(y)` is the exact normalised log-density;
+    * "sampler": `sample(n, generator, x)` draws fresh points from the true law;
+    * "support_distance": `support_distance(y, x)` is the distance of `y` to the
+      true support (e.g. the true curve of y given x).
+    """
+
+    kind: ClassVar[TaskKind] = "unconditional"
+    dim: ClassVar[int]  # dimension of y
+    x_dim: ClassVar[int] = 0  # dimension of x (conditional tasks)
+    domain: ClassVar[tuple[tuple[float, float], ...]]  # bounds of y, per coordinate
+    main_metric: ClassVar[str]
+    ground_truth: ClassVar[frozenset[str]] = frozenset()
+    tags: ClassVar[frozenset[str]] = frozenset()
+
+    def sample(self, n: int, generator: "torch.Generator", x: "torch.Tensor | None" = None) -> Split:
+        """n i.i.d. draws from the true distribution (for conditional tasks, of (x, y))."""
+        raise NotImplementedError
+
+    def make(self, profile: "Profile", generator: "torch.Generator") -> TaskData:
+        """The splits for one repetition; sizes come from the budget profile."""
+        return TaskData(
+            train=self.sample(profile.n_train, generator),
+            val=self.sample(profile.n_val, generator),
+            test=self.sample(profile.n_test, generator),
+        )
+
+    def log_density(self, y: "torch.Tensor", x: "torch.Tensor | None" = None) -> "torch.Tensor":
+        raise NotImplementedError(f"task {self.name} has no exact log-density")
+
+    def support_distance(self, y: "torch.Tensor", x: "torch.Tensor | None" = None) -> "torch.Tensor":
+        raise NotImplementedError(f"task {self.name} has no support distance")
+
+
+# ---------------------------------------------------------------------------- models
+class Model(Component):
+    """Builds an energy module for a task.
+
+    `family` is what methods match on ("neural" nets trained by gradients on any
+    loss; "prototype" models such as K-means whose structure limits low energy).
+    Latent-variable modules also implement `latent_energy(y, z, x=None)` and
+    `free_energy(y, x=None, beta=math.inf)` (F∞ for beta = inf, Fβ otherwise).
+    """
+
+    family: ClassVar[str] = "neural"
+    kinds: ClassVar[frozenset[str]] = frozenset({"unconditional", "conditional"})
+    latent: ClassVar[bool] = False
+
+    def compatible(self, task: Task) -> str | None:
+        """None if this model can score `task`, else the reason it cannot."""
+        if task.kind not in self.kinds:
+            return f"model {self.name} supports {'/'.join(sorted(self.kinds))} tasks, {task.name} is {task.kind}"
+        return None
+
+    def build(self, task: Task, data: TaskData, generator: "torch.Generator") -> "torch.nn.Module":
+        raise NotImplementedError
+
+
+# --------------------------------------------------------------------------- methods
+class Method(Component):
+    """Trains an energy module on a task within the profile's budget."""
+
+    family: ClassVar[Literal["contrastive", "architectural"]]
+    model_families: ClassVar[frozenset[str]] = frozenset({"neural"})
+    task_kinds: ClassVar[frozenset[str]] = frozenset({"unconditional", "conditional"})
+
+    def compatible(self, model: Model, task: Task) -> str | None:
+        """None if the pair can run, else the reason it is skipped."""
+        if model.family not in self.model_families:
+            allowed = "/".join(sorted(self.model_families))
+            return f"method {self.name} trains {allowed} models, {model.name} is {model.family}"
+        if task.kind not in self.task_kinds:
+            return f"method {self.name} supports {'/'.join(sorted(self.task_kinds))} tasks, {task.name} is {task.kind}"
+        return None
+
+    def train(self, model: "torch.nn.Module", data: TaskData, ctx: "TrainContext") -> None:
+        raise NotImplementedError
+
+    def sampler(self) -> tuple[str, dict[str, Any]]:
+        """The sampler (name, params) used to draw this model's samples for evaluation.
+
+        Methods whose training fixes a temperature (e.g. PCD's Langevin settings)
+        override this so evaluation samples the distribution the method learned.
+        """
+        return "langevin", {}
+
+
+# -------------------------------------------------------------------------- samplers
+@dataclass
+class SampleResult:
+    samples: "torch.Tensor"
+    stats: dict[str, float] = field(default_factory=dict)  # grad_evals, acceptance, ...
+
+
+EnergyFn = Callable[["torch.Tensor"], "torch.Tensor"]
+
+
+class Sampler(Component):
+    """Draws approximate samples of `exp(-E/T)` starting from `init`."""
+
+    def sample(
+        self,
+        energy: EnergyFn,
+        init: "torch.Tensor",
+        generator: "torch.Generator",
+        *,
+        domain: "torch.Tensor | None" = None,  # [dim, 2] bounds for optional clamping
+    ) -> SampleResult:
+        raise NotImplementedError
+
+
+# --------------------------------------------------------------------------- metrics
+class Metric(Component):
+    """A number computed on a trained model; `direction` says which way is better."""
+
+    direction: ClassVar[Literal["higher", "lower"]]
+    task_kinds: ClassVar[frozenset[str]] = frozenset({"unconditional", "conditional"})
+    requires: ClassVar[frozenset[str]] = frozenset()  # ground truth the task must offer
+    max_dim: ClassVar[float] = math.inf  # e.g. 2 for grid metrics
+
+    @property
+    def higher_is_better(self) -> bool:
+        return self.direction == "higher"
+
+    def applies_to(self, task: Task) -> str | None:
+        """None if the metric is defined on `task`, else why not."""
+        if task.kind not in self.task_kinds:
+            return f"needs a {'/'.join(sorted(self.task_kinds))} task"
+        missing = self.requires - task.ground_truth
+        if missing:
+            return f"needs ground truth {', '.join(sorted(missing))}"
+        if task.dim > self.max_dim:
+            return f"defined for dimension <= {self.max_dim:g}"
+        return None
+
+    def compute(self, ctx: "EvalContext") -> float:
+        raise NotImplementedError
+
+
+KINDS: dict[str, type[Component]] = {
+    "tasks": Task,
+    "models": Model,
+    "methods": Method,
+    "samplers": Sampler,
+    "metrics": Metric,
+}

@@ -1,0 +1,49 @@
+"""The hook specification: one hook per kind of entry, each handed a `register` callback.
+
+A plugin module implements any of these with `@ebmbench.hookimpl` and calls
+`register(SomeClass)` once per entry; the core validates the class, records its
+provider and source hash, and rejects duplicate names. Executors and report
+sections will get hooks of the same shape.
+"""
+
+import pluggy
+
+__all__ = ["hookspec", "hookimpl", "PROJECT", "KIND_OF_HOOK"]
+
+PROJECT = "ebmbench"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+def ebmbench_register_tasks(register):
+    """Register Task subclasses: `register(MyTask)`."""
+
+
+@hookspec
+def ebmbench_register_models(register):
+    """Register Model subclasses (energy-module builders)."""
+
+
+@hookspec
+def ebmbench_register_methods(register):
+    """Register Method subclasses (training methods)."""
+
+
+@hookspec
+def ebmbench_register_samplers(register):
+    """Register Sampler subclasses."""
+
+
+@hookspec
+def ebmbench_register_metrics(register):
+    """Register Metric subclasses."""
+
+
+KIND_OF_HOOK = {
+    "ebmbench_register_tasks": "tasks",
+    "ebmbench_register_models": "models",
+    "ebmbench_register_methods": "methods",
+    "ebmbench_register_samplers": "samplers",
+    "ebmbench_register_metrics": "metrics",
+}

@@ -1,0 +1,45 @@
+"""Budget profiles: how much data, training and evaluation one cell gets."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+__all__ = ["Profile", "PROFILES", "get_profile"]
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    n_train: int  # data points per split
+    n_val: int
+    n_test: int
+    train_steps: int  # optimiser steps (methods scale their own inner loops)
+    batch_size: int
+    n_samples: int  # model samples drawn for sample-quality metrics
+    sampler_steps: int  # MCMC steps used to draw those samples
+    n_inference: int  # test points scored by inference metrics
+    inference_starts: int  # restarts of argmin_y F(x, y) per point
+    inference_steps: int  # gradient steps per restart
+    seeds: int  # default repetitions
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+PROFILES = {
+    # smoke: seconds per cell; proves the plumbing, not the science (tests use it)
+    "smoke": Profile("smoke", 2000, 500, 500, 150, 128, 300, 60, 40, 4, 60, 1),
+    # quick: the default of `run --all`; enough to rank methods on toy tasks
+    "quick": Profile("quick", 10000, 2000, 2000, 1500, 256, 1000, 200, 150, 8, 150, 3),
+    # full: the published numbers
+    "full": Profile("full", 50000, 5000, 5000, 8000, 512, 5000, 500, 500, 16, 300, 5),
+}
+
+
+def get_profile(name: str) -> Profile:
+    from ebmbench.errors import unknown_name
+
+    try:
+        return PROFILES[name]
+    except KeyError:
+        raise unknown_name("profiles", name, PROFILES) from None

@@ -1,0 +1,312 @@
+"""Plugin discovery and the registry of tasks, models, methods, samplers and metrics.
+
+Loading order: entry points of group `ebmbench` (those of the ebmbench distribution
+itself, the built-ins, first), then `.py` files of the plugins directories, then
+plugin objects handed in by code (tests). Each plugin is imported, registered and
+validated on its own: a failure marks that plugin `failed` and the rest loads
+(pluggy's `load_setuptools_entrypoints` would let one broken plugin crash all).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import importlib.util
+import inspect
+import os
+import re
+import sys
+import traceback
+import types
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pluggy
+
+from ebmbench import hookspecs
+from ebmbench.contracts import KINDS, Component, Method, Metric, Task
+from ebmbench.errors import PluginLoadError, unknown_name
+
+__all__ = ["LoadConfig", "PluginInfo", "Entry", "Registry", "load_registry"]
+
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.+-]*$")
+TASK_KINDS = {"unconditional", "conditional"}
+# Result columns owned by the core; a metric may not shadow them.
+RESERVED = {
+    "run_id", "cell_id", "task", "model", "method", "model_params", "method_params",
+    "label", "rep", "seed", "data_seed", "status", "reason", "traceback",
+    "train_time_s", "eval_time_s", "peak_mem_mb", "grad_evals", "device",
+}
+
+
+@dataclass
+class LoadConfig:
+    """What to load; the CLI fills it from flags and environment variables."""
+
+    disabled: tuple[str, ...] = ()
+    plugins_dirs: tuple[str, ...] = ()
+    strict: bool = False
+
+    @classmethod
+    def from_env(cls, disabled=(), plugins_dirs=(), strict=False) -> "LoadConfig":
+        env_disabled = [s.strip() for s in os.environ.get("EBMBENCH_DISABLE_PLUGINS", "").split(",")]
+        env_dirs = [d for d in os.environ.get("EBMBENCH_PLUGINS_DIR", "").split(os.pathsep) if d]
+        env_strict = os.environ.get("EBMBENCH_STRICT_PLUGINS", "").lower() in {"1", "true", "yes"}
+        return cls(
+            disabled=tuple(dict.fromkeys([*disabled, *(d for d in env_disabled if d)])),
+            plugins_dirs=tuple(dict.fromkeys([*plugins_dirs, *env_dirs])),
+            strict=strict or env_strict,
+        )
+
+
+@dataclass
+class PluginInfo:
+    name: str
+    module: str
+    dist: str | None = None
+    version: str | None = None
+    status: str = "loaded"  # loaded | failed | blocked
+    error: str | None = None
+    hooks: list[str] = field(default_factory=list)
+    entries: list[str] = field(default_factory=list)  # "kind:name"
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Entry:
+    kind: str
+    name: str
+    cls: type[Component]
+    plugin: str
+    dist: str | None
+    version: str | None
+    source_hash: str
+
+    def make(self, **params: Any) -> Component:
+        return self.cls(**params)
+
+    def describe(self) -> dict[str, Any]:
+        """What `ebmbench list` shows; metadata only, nothing is run."""
+        c = self.cls
+        info: dict[str, Any] = {"name": self.name, "summary": c.summary}
+        if issubclass(c, Task):
+            info.update(kind=c.kind, dim=c.dim, x_dim=c.x_dim, domain=[list(b) for b in c.domain],
+                        main_metric=c.main_metric, ground_truth=sorted(c.ground_truth))
+        elif self.kind == "models":
+            info.update(family=c.family, task_kinds=sorted(c.kinds), latent=c.latent)
+        elif issubclass(c, Method):
+            info.update(family=c.family, model_families=sorted(c.model_families),
+                        task_kinds=sorted(c.task_kinds))
+        elif issubclass(c, Metric):
+            info.update(direction=c.direction, task_kinds=sorted(c.task_kinds),
+                        requires=sorted(c.requires))
+        info["params"] = {k: {"default": p.default, "allowed": p.describe(), "help": p.help}
+                          for k, p in c.params.items()}
+        info.update(reference=c.reference, plugin=self.plugin, dist=self.dist,
+                    version=self.version, source_hash=self.source_hash)
+        return info
+
+
+def source_hash(obj: Any) -> str:
+    """sha256 of the file that defines `obj` (its helpers change behaviour too)."""
+    try:
+        data = Path(inspect.getfile(obj)).read_bytes()
+    except (TypeError, OSError):
+        data = inspect.getsource(obj).encode() if not isinstance(obj, type) else obj.__qualname__.encode()
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
+def _validate(kind: str, cls: Any) -> str:
+    """Return the entry's name, or raise ValueError saying what is wrong."""
+    base = KINDS[kind]
+    if not (isinstance(cls, type) and issubclass(cls, base)):
+        raise ValueError(f"register() for {kind} expects a subclass of ebmbench.{base.__name__}, got {cls!r}")
+    name = getattr(cls, "name", None)
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        raise ValueError(f"{cls.__qualname__}.name must be a lowercase identifier, got {name!r}")
+    required = {"tasks": ("kind", "dim", "domain", "main_metric"), "methods": ("family",),
+                "metrics": ("direction",)}.get(kind, ())
+    for attr in required:
+        if not hasattr(cls, attr):
+            raise ValueError(f"{kind[:-1]} {name!r} lacks required attribute {attr!r}")
+    if kind == "tasks" and cls.kind not in TASK_KINDS:
+        raise ValueError(f"task {name!r}: kind must be one of {sorted(TASK_KINDS)}, got {cls.kind!r}")
+    if kind == "methods" and cls.family not in {"contrastive", "architectural"}:
+        raise ValueError(f"method {name!r}: family must be contrastive or architectural, got {cls.family!r}")
+    if kind == "metrics":
+        if cls.direction not in {"higher", "lower"}:
+            raise ValueError(f"metric {name!r}: direction must be 'higher' or 'lower', got {cls.direction!r}")
+        if name in RESERVED:
+            raise ValueError(f"metric name {name!r} is reserved for a result column")
+    return name
+
+
+class Registry:
+    """The loaded catalog: entries by kind and name, plus every plugin's status."""
+
+    def __init__(self, config: LoadConfig, plugins: list[PluginInfo], entries: dict[str, dict[str, Entry]]):
+        self.config = config
+        self.plugins = plugins
+        self.entries = entries
+
+    def names(self, kind: str) -> list[str]:
+        return sorted(self.entries[kind])
+
+    def get(self, kind: str, name: str) -> Entry:
+        try:
+            return self.entries[kind][name]
+        except KeyError:
+            raise unknown_name(kind, name, self.entries[kind]) from None
+
+    def make(self, kind: str, name: str, **params: Any) -> Component:
+        from ebmbench.params import validate_params
+
+        entry = self.get(kind, name)
+        return entry.make(**validate_params(entry, params))
+
+    def provenance(self) -> dict[str, Any]:
+        return {
+            "plugins": [p.to_json() for p in self.plugins],
+            "entries": {k: {n: {"plugin": e.plugin, "dist": e.dist, "version": e.version,
+                                "source_hash": e.source_hash} for n, e in v.items()}
+                        for k, v in self.entries.items()},
+        }
+
+
+# ------------------------------------------------------------------------ loading
+def _entry_points() -> list[importlib.metadata.EntryPoint]:
+    eps = list(importlib.metadata.entry_points(group=hookspecs.PROJECT))
+    # Built-ins first, then third parties by name: a stable, documented order.
+    seen: dict[str, importlib.metadata.EntryPoint] = {}
+    for ep in sorted(eps, key=lambda e: (getattr(e.dist, "name", "") != "ebmbench", e.name)):
+        seen.setdefault(ep.name, ep)  # an editable + regular install lists it twice
+    return list(seen.values())
+
+
+def _import_file(path: Path) -> Any:
+    mod_name = "ebmbench_local_" + re.sub(r"\W", "_", path.stem)
+    spec = importlib.util.spec_from_file_location(mod_name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[mod_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(mod_name, None)
+        raise
+    return module
+
+
+def _hook_namespace(plugin: Any) -> Any:
+    """For a module, a namespace of its plain functions only.
+
+    pluggy inspects every attribute of a plugin; on a module that would touch the
+    lazily imported torch (see ebmbench.lazy) and import it. `type()` does not.
+    """
+    if not isinstance(plugin, types.ModuleType):
+        return plugin
+    funcs = {k: v for k, v in vars(plugin).items() if type(v) is types.FunctionType}
+    return types.SimpleNamespace(__name__=plugin.__name__, __file__=getattr(plugin, "__file__", None), **funcs)
+
+
+def _short_error(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}".splitlines()[0]
+
+
+class _Loader:
+    def __init__(self, config: LoadConfig):
+        self.config = config
+        self.pm = pluggy.PluginManager(hookspecs.PROJECT)
+        self.pm.add_hookspecs(hookspecs)
+        self.plugins: list[PluginInfo] = []
+        self.entries: dict[str, dict[str, Entry]] = {k: {} for k in KINDS}
+
+    def fail(self, info: PluginInfo, exc: BaseException | str) -> None:
+        info.status = "failed"
+        info.error = exc if isinstance(exc, str) else _short_error(exc)
+        if self.config.strict:
+            raise PluginLoadError(f"plugin {info.name!r} failed: {info.error}")
+
+    def add(self, info: PluginInfo, load) -> None:
+        self.plugins.append(info)
+        if info.name in self.config.disabled:
+            info.status = "blocked"
+            return
+        if any(p.name == info.name and p is not info for p in self.plugins):
+            return self.fail(info, f"a plugin named {info.name!r} is already loaded")
+        try:
+            plugin = _hook_namespace(load())
+            self.pm.register(plugin, name=info.name)
+        except Exception as exc:  # a broken plugin costs only itself
+            return self.fail(info, exc)
+        try:
+            self.pm.check_pending()  # a misspelled hook name is an error, not silence
+        except pluggy.PluginValidationError as exc:
+            self.pm.unregister(name=info.name)
+            return self.fail(info, str(exc))
+        info.hooks = sorted(impl_name for impl_name in hookspecs.KIND_OF_HOOK
+                            if any(i.plugin_name == info.name
+                                   for i in getattr(self.pm.hook, impl_name).get_hookimpls()))
+        self.register_entries(info, plugin)
+
+    def register_entries(self, info: PluginInfo, plugin: Any) -> None:
+        staged: list[Entry] = []
+        for hook_name in info.hooks:
+            kind = hookspecs.KIND_OF_HOOK[hook_name]
+            impl = next(i for i in getattr(self.pm.hook, hook_name).get_hookimpls()
+                        if i.plugin_name == info.name)
+
+            def register(cls, _kind=kind):
+                name = _validate(_kind, cls)
+                staged.append(Entry(_kind, name, cls, info.name, info.dist, info.version, source_hash(cls)))
+
+            try:
+                impl.function(register=register)
+            except Exception as exc:
+                self.pm.unregister(name=info.name)
+                return self.fail(info, exc)
+        # Commit all of a plugin's entries or none of them.
+        for e in staged:
+            other = self.entries[e.kind].get(e.name) or next(
+                (s for s in staged if s is not e and s.kind == e.kind and s.name == e.name), None)
+            if other is not None:
+                self.pm.unregister(name=info.name)
+                return self.fail(info, f"{e.kind[:-1]} {e.name!r} is registered by both "
+                                       f"{_provider(other)} and {_provider(e)}")
+        for e in staged:
+            self.entries[e.kind][e.name] = e
+        info.entries = [f"{e.kind}:{e.name}" for e in staged]
+
+
+def _provider(e: Entry) -> str:
+    dist = f"{e.dist} {e.version}" if e.dist else "local file"
+    return f"plugin {e.plugin!r} ({dist})"
+
+
+def load_registry(config: LoadConfig | None = None, extra_plugins: tuple[tuple[str, Any], ...] = ()) -> Registry:
+    """Load every plugin; `extra_plugins` are (name, object) pairs added last (tests)."""
+    config = config or LoadConfig.from_env()
+    loader = _Loader(config)
+    for ep in _entry_points():
+        dist = ep.dist
+        info = PluginInfo(ep.name, ep.value, getattr(dist, "name", None), getattr(dist, "version", None))
+        loader.add(info, ep.load)
+    for folder in config.plugins_dirs:
+        root = Path(folder)
+        if not root.is_dir():
+            from ebmbench.errors import UsageError
+
+            raise UsageError(f"plugins directory {folder!r} does not exist")
+        for path in sorted(root.glob("*.py")):
+            if path.name.startswith("_"):
+                continue
+            loader.add(PluginInfo(path.stem, str(path)), lambda p=path: _import_file(p))
+    for name, obj in extra_plugins:
+        loader.add(PluginInfo(name, getattr(obj, "__name__", repr(obj))), lambda o=obj: o)
+    return Registry(config, loader.plugins, loader.entries)
+
+
+def format_exception(exc: BaseException) -> str:
+    return "".join(traceback.format_exception(exc))
