@@ -110,7 +110,7 @@ def list_cmd(kind, as_json, **load):
             for col in columns[k]:
                 v = e[col]
                 if col == "direction":
-                    v = f"{v} is better {'↑' if v == 'higher' else '↓'}"
+                    v = {"higher": "higher is better ↑", "lower": "lower is better ↓"}.get(v, "reported, not ranked")
                 vals.append(", ".join(map(str, v)) if isinstance(v, list) else str(v))
             params = ", ".join(f"{p}={d['default']}" for p, d in e["params"].items())
             provider = f"{e['plugin']} ({e['dist'] or 'local'} {e['version'] or ''})".replace(" )", ")")

@@ -134,7 +134,9 @@ class EvalContext(_Base):
                 x = self.data.test.x[:n]
                 n = x.shape[0]
             init = self.uniform(n, g)
+            t0 = time.perf_counter()
             result = sampler.sample(self.energy_fn(x), init, g, domain=self.domain())
+            result.stats["time_s"] = time.perf_counter() - t0  # for samples/s and ESS/s
             result.samples = result.samples.detach()
             self.cache["samples"] = result
             self.cache["samples_x"] = x

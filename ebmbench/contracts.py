@@ -229,7 +229,8 @@ class Sampler(Component):
 class Metric(Component):
     """A number computed on a trained model; `direction` says which way is better."""
 
-    direction: ClassVar[Literal["higher", "lower"]]
+    # "none" marks a reported quantity that is not ranked (a fitted beta, a temperature)
+    direction: ClassVar[Literal["higher", "lower", "none"]]
     task_kinds: ClassVar[frozenset[str]] = frozenset({"unconditional", "conditional"})
     requires: ClassVar[frozenset[str]] = frozenset()  # ground truth the task must offer
     max_dim: ClassVar[float] = math.inf  # e.g. 2 for grid metrics

@@ -36,7 +36,7 @@ TASK_KINDS = {"unconditional", "conditional"}
 RESERVED = {
     "run_id", "cell_id", "task", "model", "method", "model_params", "method_params",
     "label", "rep", "seed", "data_seed", "status", "reason", "traceback",
-    "train_time_s", "eval_time_s", "peak_mem_mb", "grad_evals", "device",
+    "train_time_s", "eval_time_s", "peak_mem_mb", "grad_evals", "device", "wall_time_s",
 }
 
 
@@ -137,8 +137,9 @@ def _validate(kind: str, cls: Any) -> str:
     if kind == "methods" and cls.family not in {"contrastive", "architectural"}:
         raise ValueError(f"method {name!r}: family must be contrastive or architectural, got {cls.family!r}")
     if kind == "metrics":
-        if cls.direction not in {"higher", "lower"}:
-            raise ValueError(f"metric {name!r}: direction must be 'higher' or 'lower', got {cls.direction!r}")
+        if cls.direction not in {"higher", "lower", "none"}:
+            raise ValueError(f"metric {name!r}: direction must be 'higher', 'lower' or 'none' "
+                             f"(a reported quantity such as a fitted temperature), got {cls.direction!r}")
         if name in RESERVED:
             raise ValueError(f"metric name {name!r} is reserved for a result column")
     return name
