@@ -92,6 +92,7 @@ def list_cmd(kind, as_json, **load):
         click.echo(json.dumps(data if not kind else data[kind], indent=2, default=str))
         return
     from rich.table import Table
+    from rich.text import Text
 
     console = _console()
     columns = {
@@ -114,7 +115,7 @@ def list_cmd(kind, as_json, **load):
                 vals.append(", ".join(map(str, v)) if isinstance(v, list) else str(v))
             params = ", ".join(f"{p}={d['default']}" for p, d in e["params"].items())
             provider = f"{e['plugin']} ({e['dist'] or 'local'} {e['version'] or ''})".replace(" )", ")")
-            table.add_row(e["name"], *vals, params, provider, e["summary"])
+            table.add_row(*(Text(str(v)) for v in (e["name"], *vals, params, provider, e["summary"])))
         console.print(table)
 
 
@@ -130,14 +131,16 @@ def plugins_cmd(as_json, **load):
         click.echo(json.dumps(data, indent=2))
         return
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(title=f"plugins ({len(data)})", title_justify="left")
     for col in ("name", "dist", "version", "status", "entries", "error"):
         table.add_column(col, overflow="fold")
     style = {"loaded": "green", "failed": "red", "blocked": "yellow"}
     for p in data:
-        table.add_row(p["name"], p["dist"] or "local", p["version"] or "",
-                      f"[{style[p['status']]}]{p['status']}[/]", ", ".join(p["entries"]), p["error"] or "")
+        table.add_row(Text(p["name"]), Text(p["dist"] or "local"), Text(p["version"] or ""),
+                      Text(p["status"], style=style[p["status"]]), Text(", ".join(p["entries"])),
+                      Text(p["error"] or ""))
     _console().print(table)
 
 
@@ -187,6 +190,7 @@ def run_cmd(run_all, tasks, models, methods, metrics, seeds, base_seed, profile,
     cells = plan(registry, cfg)
     statuses: list[str] = []
     store_ref = {}
+    from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     console = _console()
@@ -199,7 +203,8 @@ def run_cmd(run_all, tasks, models, methods, metrics, seeds, base_seed, profile,
 
             def on_cell(row):
                 statuses.append(row["status"])
-                progress.update(bar, advance=1, last=f"{row['task']} {row['label']} #{row['rep']}: {row['status']}")
+                last = escape(f"{row['task']} {row['label']} #{row['rep']}: {row['status']}")
+                progress.update(bar, advance=1, last=last)
 
             execute(registry, cfg, cells, on_start=lambda s: store_ref.setdefault("store", s), on_cell=on_cell)
     except KeyboardInterrupt:
@@ -225,47 +230,28 @@ def _check_device(device: str) -> None:
 
 
 # ------------------------------------------------------------------------- show
-def _print_run(run_dir: Path, only_task: str | None = None) -> None:
-    from rich.table import Table
+def _print_run(run_dir: Path) -> None:
+    from ebmbench.show import render_run
 
-    from ebmbench.store import load_meta, load_results
-    from ebmbench.summary import leaderboard
-
-    meta = load_meta(run_dir)
-    df = load_results(run_dir)
-    console = _console()
-    console.print(f"run {meta['run_id']} · profile {meta['profile']['name']} · {meta['status']} · "
-                  f"{len(df)} of {meta['n_cells']} cells")
-    if df.empty:
-        return
-    directions = meta["metric_directions"]
-    metrics = [m for m in directions if m in df.columns]
-    for task in sorted(df["task"].unique()):
-        if only_task and task != only_task:
-            continue
-        main = meta["main_metrics"].get(task, metrics[0] if metrics else "")
-        frame = leaderboard(df, task, main, directions, metrics)
-        table = Table(title=f"{task} — ranked by {main} (mean ± 95% CI over seeds)", title_justify="left")
-        for col in frame.columns:
-            table.add_column(str(col), overflow="fold")
-        for row in frame.itertuples(index=False):
-            table.add_row(*map(str, row))
-        console.print(table)
-    problems = df[df["status"].isin(["error", "diverged", "timeout"])]
-    for row in problems.itertuples():
-        console.print(f"[red]{row.status}[/]: {row.task} {row.label} #{row.rep}: {row.reason}")
+    render_run(run_dir, console=_console())
 
 
 @cli.command("show")
 @click.argument("run", required=False)
 @click.option("--out", type=click.Path(file_okay=False), default="results", show_default=True,
               help="Results root the run lives under.")
-@click.option("--task", "only_task", default=None, help="Only this task's table.")
-def show_cmd(run, out, only_task):
+@click.option("-t", "--task", "only_task", default=None, help="Only this task.")
+@click.option("--metric", default=None, help="Pivot of this metric: methods x tasks.")
+@click.option("--format", "fmt", default="table", show_default=True,
+              type=click.Choice(["table", "md", "latex", "csv", "json"]), help="Output format.")
+def show_cmd(run, out, only_task, metric, fmt):
     """Print a run's tables (the latest run by default)."""
+    from ebmbench.show import render_run
     from ebmbench.store import find_run
 
-    _print_run(find_run(Path(out), run), only_task)
+    text = render_run(find_run(Path(out), run), only_task, metric, fmt, console=_console())
+    if text is not None:
+        click.echo(text, nl=not text.endswith("\n"))
 
 
 # ------------------------------------------------------------------------- main
