@@ -176,7 +176,8 @@ def run_cmd(run_all, tasks, models, methods, metrics, seeds, base_seed, profile,
     """Run the benchmark grid: tasks x compatible (model, method) pairs x seeds."""
     from ebmbench.runner import STATUSES, RunConfig, execute, plan
 
-    fail_statuses = {s.strip() for s in fail_on.split(",") if s.strip()}
+    # `error` (a plugin bug) always fails the command; --fail-on adds result statuses.
+    fail_statuses = {"error"} | {s.strip() for s in fail_on.split(",") if s.strip()}
     bad = fail_statuses - set(STATUSES[2:])
     if bad:
         raise UsageError(f"--fail-on accepts error, diverged, timeout; got {', '.join(sorted(bad))}")

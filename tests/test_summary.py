@@ -1,0 +1,81 @@
+"""Aggregation, CIs and ranks (ebmbench/summary.py) against direct computations."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from ebmbench.summary import aggregate, format_cell, leaderboard, pivot, ranks, skipped_pairs, summarize
+
+DIRECTIONS = {"nll": "lower", "acc": "higher", "beta": "none"}
+
+
+def frame():
+    rows = []
+    for task, scores in {"a": {"m1": [1.0, 1.2, 1.1], "m2": [2.0, 2.1, 2.2], "m3": [0.5, 0.6, 0.4]},
+                         "b": {"m1": [3.0, 3.0, 3.1], "m2": [1.0, 1.5, 1.2], "m3": [9.0, 9.0, 9.0]}}.items():
+        for label, values in scores.items():
+            for rep, v in enumerate(values):
+                rows.append({"task": task, "label": label, "rep": rep, "status": "done", "nll": v,
+                             "acc": -v, "beta": 1.0, "train_time_s": 0.1, "reason": None})
+    rows.append({"task": "a", "label": "m4", "rep": 0, "status": "skipped", "reason": "incompatible"})
+    rows.append({"task": "a", "label": "m5", "rep": 0, "status": "error", "reason": "boom"})
+    return pd.DataFrame(rows)
+
+
+def test_summarize_matches_numpy_and_scipy_bootstrap():
+    v = [1.0, 2.0, 4.0, 3.5]
+    s = summarize(v)
+    assert s["mean"] == pytest.approx(np.mean(v))
+    assert s["std"] == pytest.approx(np.std(v, ddof=1))
+    ref = stats.bootstrap((np.array(v),), np.mean, n_resamples=2000, method="percentile", random_state=0)
+    assert s["ci_low"] == pytest.approx(ref.confidence_interval.low)
+    assert s["ci_high"] == pytest.approx(ref.confidence_interval.high)
+    assert s["ci_low"] <= s["mean"] <= s["ci_high"]
+    assert s["n"] == 4
+
+
+def test_summarize_edge_cases():
+    assert summarize([])["n"] == 0 and math.isnan(summarize([])["mean"])
+    one = summarize([2.0])
+    assert one["mean"] == 2.0 and math.isnan(one["ci_low"])
+    same = summarize([3.0, 3.0])
+    assert same["ci_low"] == same["ci_high"] == 3.0
+    assert summarize([1.0, float("nan"), 3.0])["n"] == 2  # non-finite values are dropped
+
+
+def test_aggregate_only_done_cells():
+    agg = aggregate(frame(), ["nll"])
+    assert set(agg["label"]) == {"m1", "m2", "m3"}
+    row = agg[(agg.task == "a") & (agg.label == "m1")].iloc[0]
+    assert row["mean"] == pytest.approx(1.1) and row["n"] == 3
+
+
+def test_leaderboard_ranks_by_direction_and_lists_unfinished_last():
+    lb = leaderboard(frame(), "a", "nll", DIRECTIONS, ["nll", "acc"])
+    assert lb["model/method"].tolist()[:3] == ["m3", "m1", "m2"]  # lower nll is better
+    assert lb["model/method"].tolist()[-1] == "m5" and lb["rank"].tolist()[-1] == ""
+    assert "m4" not in lb["model/method"].tolist()  # skipped pairs are listed apart
+    lb_acc = leaderboard(frame(), "a", "acc", DIRECTIONS, ["nll", "acc"])
+    assert lb_acc["model/method"].tolist()[:3] == ["m3", "m1", "m2"]  # higher acc = -nll
+    assert "nll ↓" in lb.columns and "acc ↑" in lb.columns
+
+
+def test_ranks_and_mean_rank():
+    r = ranks(frame(), DIRECTIONS, {"a": "nll", "b": "nll"})
+    assert r.loc["m3", "a"] == 1 and r.loc["m3", "b"] == 3
+    assert r.loc["m2", "b"] == 1
+    assert r.loc["m1", "mean rank"] == pytest.approx((2 + 2) / 2)
+    assert r["mean rank"].is_monotonic_increasing
+    assert ranks(frame(), DIRECTIONS, {"a": "beta"}).empty  # unranked metrics never rank
+
+
+def test_pivot_and_skipped():
+    p = pivot(frame(), "nll", DIRECTIONS)
+    assert p.shape == (3, 2)
+    assert p.loc["m3", "b"] == "9 ± 0"  # three identical seeds: a zero-width CI
+    assert "±" in p.loc["m1", "a"]
+    assert skipped_pairs(frame()) == [("a", "m4", "incompatible")]
+    assert format_cell({"mean": float("nan"), "ci_low": 0, "ci_high": 0}) == "—"
