@@ -8,6 +8,7 @@ Heavy libraries (torch, pandas) are imported inside commands, so `--help` is fas
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -53,6 +54,8 @@ class _Group(click.Group):
     """Bad usage is one line on stderr and exit code 2, never a traceback or usage dump."""
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        # The command line run.json records: the args given (main(argv), tests), else sys.argv.
+        self.invocation = ["ebmbench", *(sys.argv[1:] if args is None else args)]
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode, **extra)
         try:
@@ -168,11 +171,15 @@ def _selections(values):
 @click.option("--out", type=click.Path(file_okay=False), default="results", show_default=True,
               help="Results root; runs go to OUT/runs/<run_id>/.")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
+@click.option("-j", "--jobs", type=click.IntRange(1, 256), default=None,
+              help="Cells run side by side in worker processes (default: cores, at most 4; 1 on cuda).")
+@click.option("--threads", type=click.IntRange(1, 256), default=1, show_default=True,
+              help="torch threads per worker; results are reproducible for a fixed value.")
 @click.option("--fail-on", default="error", show_default=True,
               help="Statuses that make the exit code 1: any of error,diverged,timeout.")
 @plugin_options
 def run_cmd(run_all, tasks, models, methods, metrics, seeds, base_seed, profile, timeout, out,
-            device, fail_on, **load):
+            device, jobs, threads, fail_on, **load):
     """Run the benchmark grid: tasks x compatible (model, method) pairs x seeds."""
     from ebmbench.runner import STATUSES, RunConfig, execute, plan
 
@@ -184,10 +191,13 @@ def run_cmd(run_all, tasks, models, methods, metrics, seeds, base_seed, profile,
     if not (run_all or tasks or models or methods):
         raise UsageError("nothing selected: pass --all, or choose with -t/-m/-M")
     _check_device(device)
-    metric_names = tuple(n for text in metrics for n in text.split(",") if n.strip())
+    metric_names = tuple(n.strip() for text in metrics for n in text.split(",") if n.strip())
     registry = _load(**load)
+    if jobs is None:  # one single-threaded worker per core (a GPU is shared by one worker)
+        jobs = 1 if device != "cpu" else max(1, min(os.cpu_count() or 1, 4))
     cfg = RunConfig(_selections(tasks), _selections(models), _selections(methods), seeds, base_seed,
-                    profile, timeout, device, Path(out), metric_names, ["ebmbench", *sys.argv[1:]])
+                    profile, timeout, device, Path(out), metric_names, jobs=jobs, threads=threads,
+                    argv=getattr(click.get_current_context().find_root().command, "invocation", sys.argv))
     cells = plan(registry, cfg)
     statuses: list[str] = []
     store_ref = {}

@@ -115,8 +115,11 @@ class EvalContext(_Base):
         return batched_energy(self.model, y, x)
 
     def energy_fn(self, x: "torch.Tensor | None" = None) -> Callable[["torch.Tensor"], "torch.Tensor"]:
-        """y -> F(x, y) with x fixed (rows aligned), as samplers expect."""
-        return lambda y: self.model(y, x)
+        """y -> F(x, y) with x fixed (rows aligned), as samplers expect. The callable carries
+        `.module` and `.x` so structure-aware samplers (block Gibbs in an RBM) can use them."""
+        fn = lambda y: self.model(y, x)  # noqa: E731
+        fn.module, fn.x = self.model, x
+        return fn
 
     def samples(self) -> "SampleResult":
         """Model samples (cached): the method's sampler from uniform noise on the domain.

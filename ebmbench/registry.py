@@ -181,9 +181,11 @@ class Registry:
 def _entry_points() -> list[importlib.metadata.EntryPoint]:
     eps = list(importlib.metadata.entry_points(group=hookspecs.PROJECT))
     # Built-ins first, then third parties by name: a stable, documented order.
-    seen: dict[str, importlib.metadata.EntryPoint] = {}
+    seen: dict[tuple[str, str], importlib.metadata.EntryPoint] = {}
     for ep in sorted(eps, key=lambda e: (getattr(e.dist, "name", "") != "ebmbench", e.name)):
-        seen.setdefault(ep.name, ep)  # an editable + regular install lists it twice
+        # An editable + regular install lists a distribution's entry point twice; the
+        # same name from another distribution is a clash to report, not to drop.
+        seen.setdefault((getattr(ep.dist, "name", ""), ep.name), ep)
     return list(seen.values())
 
 

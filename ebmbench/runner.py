@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import platform
+import select
 import subprocess
 import sys
 import time
@@ -45,6 +46,8 @@ class RunConfig:
     device: str = "cpu"
     out: Path = Path("results")
     metrics: tuple[str, ...] = ()
+    jobs: int = 1  # worker processes running cells side by side
+    threads: int = 1  # torch threads per worker (fixed, so numbers do not depend on jobs)
     argv: list[str] = field(default_factory=lambda: list(sys.argv))
 
 
@@ -137,7 +140,8 @@ def run_meta(registry: Registry, cfg: RunConfig, run_id: str, n_cells: int) -> d
         "platform": platform.platform(),
         "machine": platform.machine(),
         "cpu_count": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
+        "jobs": cfg.jobs,
+        "torch_threads": cfg.threads,
         "metric_directions": {n: registry.get("metrics", n).cls.direction for n in registry.names("metrics")},
         "main_metrics": {n: registry.get("tasks", n).cls.main_metric for n in registry.names("tasks")},
         **registry.provenance(),
@@ -162,32 +166,64 @@ def _row(run_id: str, cell: PlannedCell, result: dict[str, Any]) -> dict[str, An
 def execute(registry: Registry, cfg: RunConfig, cells: list[PlannedCell],
             on_start: Callable[[RunStore], None] | None = None,
             on_cell: Callable[[dict[str, Any]], None] | None = None) -> RunStore:
-    """Run every planned cell; returns the store (rows also reach `on_cell` one by one)."""
+    """Run every planned cell on `cfg.jobs` workers; each finished cell is stored at
+    once and handed to `on_cell`. Returns the store."""
     run_id = new_run_id()
     store = RunStore(cfg.out, run_id, run_meta(registry, cfg, run_id, len(cells)))
     if on_start:
         on_start(store)
+
+    def finish(cell: PlannedCell, result: dict[str, Any], t0: float) -> None:
+        row = _row(run_id, cell, result)
+        row["wall_time_s"] = time.perf_counter() - t0
+        store.add(row, result.get("curve") or [])
+        store.add_artifacts(row["cell_id"], result.get("artifacts"))
+        if on_cell:
+            on_cell(row)
+
     status = "interrupted"
-    with open(store.dir / "worker.log", "ab") as log, Worker(registry.config, log) as worker:
+    with open(store.dir / "worker.log", "ab") as log:
+        workers = [Worker(registry.config, log, cfg.threads) for _ in range(max(1, cfg.jobs))]
         try:
-            for cell in cells:
-                t0 = time.perf_counter()
-                if cell.skip_reason:
-                    result = {"status": "skipped", "reason": cell.skip_reason}
-                else:
-                    try:
-                        result = worker.run(cell.spec.to_json(), cfg.timeout)
-                    except CellTimeout as exc:
-                        result = {"status": "timeout", "reason": str(exc)}
-                    except WorkerDied as exc:
-                        result = {"status": "error", "reason": str(exc)}
-                row = _row(run_id, cell, result)
-                row["wall_time_s"] = time.perf_counter() - t0
-                store.add(row, result.get("curve") or [])
-                if on_cell:
-                    on_cell(row)
+            _schedule(cells, workers, cfg.timeout, finish)
             status = "finished"
         finally:
+            for w in workers:
+                w.close()
             store.meta.update(status=status, ended=datetime.now(timezone.utc).isoformat())
             store.write_meta()
     return store
+
+
+def _schedule(cells, workers, timeout, finish) -> None:
+    """Keep every worker busy; a worker whose cell overruns `timeout` is killed."""
+    queue = list(reversed(cells))
+    busy: dict[Worker, tuple[PlannedCell, float]] = {}
+    while queue or busy:
+        for w in workers:
+            while w not in busy and queue:
+                cell, t0 = queue.pop(), time.perf_counter()
+                if cell.skip_reason:
+                    finish(cell, {"status": "skipped", "reason": cell.skip_reason}, t0)
+                    continue
+                try:
+                    w.submit(cell.spec.to_json(), timeout)
+                    busy[w] = (cell, t0)
+                except WorkerDied as exc:
+                    finish(cell, {"status": "error", "reason": str(exc)}, t0)
+        if not busy:
+            continue
+        deadlines = [w.deadline for w in busy if w.deadline is not None]
+        wait = max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
+        ready, _, _ = select.select(list(busy), [], [], wait)
+        for w in list(busy):
+            cell, t0 = busy[w]
+            try:
+                result = w.poll() if w in ready else (w.kill_expired() if w.expired() else None)
+            except CellTimeout as exc:
+                result = {"status": "timeout", "reason": str(exc)}
+            except WorkerDied as exc:
+                result = {"status": "error", "reason": str(exc)}
+            if result is not None:
+                del busy[w]
+                finish(cell, result, t0)

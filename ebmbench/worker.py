@@ -21,6 +21,7 @@ __all__ = ["Worker", "WorkerDied", "CellTimeout"]
 
 _FD_ENV = "EBMBENCH_WORKER_FD"
 _CONFIG_ENV = "EBMBENCH_WORKER_CONFIG"
+_THREADS_ENV = "EBMBENCH_WORKER_THREADS"
 
 
 class WorkerDied(Exception):
@@ -32,17 +33,23 @@ class CellTimeout(Exception):
 
 
 class Worker:
-    """A worker process; `run(spec, timeout)` returns the cell result as a dict."""
+    """A worker process. `run(spec, timeout)` runs one cell and waits for it; the
+    executor uses `submit` / `poll` / `expired` to keep several workers busy."""
 
-    def __init__(self, config, log: IO[bytes] | None = None):
+    def __init__(self, config, log: IO[bytes] | None = None, threads: int = 1):
         self.config = config
         self.log = log
+        self.threads = threads
         self.proc: subprocess.Popen | None = None
         self._buf = b""
+        self.deadline: float | None = None
+        self.timeout: float | None = None
 
     def _start(self) -> None:
         read_fd, write_fd = os.pipe()
-        env = {**os.environ, _FD_ENV: str(write_fd), _CONFIG_ENV: json.dumps(asdict(self.config))}
+        # A fixed thread count per worker keeps numbers identical whatever --jobs is.
+        env = {**os.environ, _FD_ENV: str(write_fd), _CONFIG_ENV: json.dumps(asdict(self.config)),
+               "OMP_NUM_THREADS": str(self.threads), _THREADS_ENV: str(self.threads)}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "ebmbench.worker"],
             stdin=subprocess.PIPE,
@@ -54,8 +61,15 @@ class Worker:
         os.close(write_fd)
         self._read_fd = read_fd
         self._buf = b""
+        # Wait for the worker's "ready" line: interpreter start, the torch import and
+        # plugin loading are not the cell's time and must not count against --timeout.
+        self._read_line(None, "while starting")
+
+    def fileno(self) -> int:
+        return self._read_fd
 
     def close(self) -> None:
+        self.deadline = None
         if self.proc is None:
             return
         if self.proc.poll() is None:
@@ -66,7 +80,8 @@ class Worker:
         os.close(self._read_fd)
         self.proc = None
 
-    def run(self, spec: dict[str, Any], timeout: float | None) -> dict[str, Any]:
+    def submit(self, spec: dict[str, Any], timeout: float | None) -> None:
+        """Send one cell; its clock starts now."""
         if self.proc is None or self.proc.poll() is not None:
             self.close()
             self._start()
@@ -76,21 +91,52 @@ class Worker:
         except BrokenPipeError:
             self.close()
             raise WorkerDied("worker process exited before taking the cell") from None
-        deadline = None if timeout is None else time.monotonic() + timeout
+        self.timeout = timeout
+        self.deadline = None if timeout is None else time.monotonic() + timeout
+
+    def expired(self) -> bool:
+        return self.deadline is not None and time.monotonic() >= self.deadline
+
+    def kill_expired(self) -> None:
+        self.close()  # SIGKILL: a hung cell is killed, not waited for
+        raise CellTimeout(f"exceeded the {self.timeout:g} s timeout and was killed")
+
+    def poll(self) -> dict[str, Any] | None:
+        """Read what is available without blocking; the result once a whole line came."""
+        if b"\n" not in self._buf:
+            chunk = os.read(self._read_fd, 1 << 16)
+            if not chunk:
+                self._died("while running the cell")
+            self._buf += chunk
+        if b"\n" not in self._buf:
+            return None
+        line, self._buf = self._buf.split(b"\n", 1)
+        self.deadline = None
+        return json.loads(line)
+
+    def run(self, spec: dict[str, Any], timeout: float | None) -> dict[str, Any]:
+        self.submit(spec, timeout)
+        return self._read_line(self.deadline, "while running the cell", timeout)
+
+    def _died(self, when: str) -> None:
+        code = self.proc.wait()
+        self.close()
+        how = f"signal {-code}" if code < 0 else f"exit code {code}"
+        raise WorkerDied(f"worker process died ({how}) {when}")
+
+    def _read_line(self, deadline: float | None, when: str, timeout: float | None = None) -> dict[str, Any]:
         while b"\n" not in self._buf:
             wait = None if deadline is None else max(0.0, deadline - time.monotonic())
             ready, _, _ = select.select([self._read_fd], [], [], wait)
             if not ready:
-                self.close()  # SIGKILL: a hung cell is killed, not waited for
-                raise CellTimeout(f"exceeded the {timeout:g} s timeout and was killed")
+                self.timeout = timeout
+                self.kill_expired()
             chunk = os.read(self._read_fd, 1 << 16)
             if not chunk:
-                code = self.proc.wait()
-                self.close()
-                how = f"signal {-code}" if code < 0 else f"exit code {code}"
-                raise WorkerDied(f"worker process died ({how}) while running the cell")
+                self._died(when)
             self._buf += chunk
         line, self._buf = self._buf.split(b"\n", 1)
+        self.deadline = None
         return json.loads(line)
 
     def __enter__(self) -> "Worker":
@@ -108,6 +154,11 @@ def _serve() -> None:
     cfg = json.loads(os.environ[_CONFIG_ENV])
     config = LoadConfig(tuple(cfg["disabled"]), tuple(cfg["plugins_dirs"]), False)
     registry = load_registry(config)
+    import torch  # every cell needs it; imported before "ready", not on a cell's clock
+
+    torch.set_num_threads(int(os.environ.get(_THREADS_ENV, "1")))
+
+    out.write(json.dumps({"ready": True}) + "\n")  # the parent starts the cell's clock now
     for line in sys.stdin:
         spec = json.loads(line)
         try:
