@@ -1,0 +1,405 @@
+"""Plugin discovery and the registry: in-test plugins, a real third-party distribution
+found through entry points, broken plugins, strict mode, duplicates, blocking, plain
+.py plugin folders and provenance (ebmbench/registry.py)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import textwrap
+from types import SimpleNamespace
+
+import pytest
+from conftest import BROKEN_DIR, LOCAL_DIR, assert_usage_error, invoke
+
+import ebmbench
+from ebmbench.errors import PluginLoadError, UsageError
+from ebmbench.registry import LoadConfig, load_registry
+
+BUILTIN_METHODS = {"pcd", "dsm", "kmeans"}
+
+
+class InTestMethod(ebmbench.Method):
+    name = "in_test_method"
+    family = "contrastive"
+    summary = "registered by an in-test plugin object"
+    params = {"k": ebmbench.Param(2, "k", low=1)}
+
+
+class InTestSampler(ebmbench.Sampler):
+    name = "in_test_sampler"
+
+
+def plugin(kind: str, *classes):
+    """A plugin object whose register hook for `kind` registers `classes`."""
+
+    def hook(register):
+        for cls in classes:
+            register(cls)
+
+    hook.__name__ = f"ebmbench_register_{kind}"
+    return SimpleNamespace(**{hook.__name__: ebmbench.hookimpl(hook)})
+
+
+def by_name(registry):
+    return {p.name: p for p in registry.plugins}
+
+
+# ------------------------------------------------------------------ in-test plugins
+def test_builtins_load_through_entry_points():
+    reg = load_registry(LoadConfig())
+    assert BUILTIN_METHODS <= set(reg.names("methods"))
+    assert {"8gaussians", "2spirals", "horn"} <= set(reg.names("tasks"))
+    assert {"mlp", "kmeans"} <= set(reg.names("models"))
+    assert "langevin" in reg.names("samplers")
+    assert {"energy_gap", "auroc_noise", "mmd2", "inference_error", "completion"} <= set(reg.names("metrics"))
+    for p in reg.plugins:
+        assert p.status == "loaded", (p.name, p.error)
+        assert p.dist == "ebmbench" and p.version == ebmbench.__version__
+        assert p.module.startswith("ebmbench_plugins.")
+    pcd = reg.get("methods", "pcd")
+    assert pcd.plugin == "methods.pcd" and pcd.dist == "ebmbench"
+
+
+def test_in_test_plugin_objects_namespace_and_class():
+    class ClassPlugin:  # a class works as a plugin object too
+        @ebmbench.hookimpl
+        def ebmbench_register_samplers(register):
+            register(InTestSampler)
+
+    reg = load_registry(LoadConfig(), extra_plugins=(("ns", plugin("methods", InTestMethod)),
+                                                     ("cls", ClassPlugin)))
+    info = by_name(reg)
+    assert info["ns"].status == "loaded" and info["ns"].entries == ["methods:in_test_method"]
+    assert info["ns"].hooks == ["ebmbench_register_methods"]
+    assert info["cls"].status == "loaded" and info["cls"].entries == ["samplers:in_test_sampler"]
+    entry = reg.get("methods", "in_test_method")
+    assert entry.plugin == "ns" and entry.dist is None
+    method = reg.make("methods", "in_test_method", k="5")
+    assert isinstance(method, InTestMethod) and method.p == {"k": 5}
+    assert BUILTIN_METHODS <= set(reg.names("methods"))
+
+
+def test_unknown_entry_name_suggests_close_match():
+    reg = load_registry(LoadConfig())
+    with pytest.raises(UsageError, match="did you mean 'pcd'"):
+        reg.get("methods", "pcdd")
+
+
+# ------------------------------------------------------------- third-party package
+def make_distribution(root, entry_points: str, version: str = "1.0"):
+    """A throwaway installed distribution `thirdparty_ebm` (module + dist-info) in `root`."""
+    pkg = root / "thirdparty_ebm"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text(textwrap.dedent('''
+        """A third-party ebmbench plugin: a standard-normal 2-D task."""
+        import math
+
+        import ebmbench
+        from ebmbench.lazy import lazy_import
+
+        torch = lazy_import("torch")
+
+
+        class StdNormal2D(ebmbench.Task):
+            name = "tp_normal"
+            kind = "unconditional"
+            dim = 2
+            domain = ((-4.0, 4.0), (-4.0, 4.0))
+            main_metric = "energy_gap"
+            ground_truth = frozenset({"log_density", "sampler"})
+            summary = "standard normal in 2-D (third-party test plugin)"
+
+            def sample(self, n, generator, x=None):
+                return ebmbench.Split(torch.randn(n, 2, generator=generator))
+
+            def log_density(self, y, x=None):
+                return -0.5 * (y ** 2).sum(-1) - math.log(2 * math.pi)
+
+
+        @ebmbench.hookimpl
+        def ebmbench_register_tasks(register):
+            register(StdNormal2D)
+    '''))
+    info = root / f"thirdparty_ebm-{version}.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: thirdparty_ebm\nVersion: {version}\n")
+    (info / "entry_points.txt").write_text(entry_points)
+    return pkg
+
+
+@pytest.fixture
+def thirdparty(tmp_path, monkeypatch):
+    monkeypatch.delitem(sys.modules, "thirdparty_ebm", raising=False)
+    make_distribution(tmp_path, "[ebmbench]\nthirdparty = thirdparty_ebm\nbroken_ep = thirdparty_ebm.missing\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield tmp_path
+    sys.modules.pop("thirdparty_ebm", None)
+
+
+def test_third_party_distribution_is_discovered_and_usable(thirdparty):
+    reg = load_registry(LoadConfig())
+    info = by_name(reg)
+    tp = info["thirdparty"]
+    assert (tp.status, tp.dist, tp.version) == ("loaded", "thirdparty_ebm", "1.0")
+    assert tp.entries == ["tasks:tp_normal"]
+    # Its broken sibling entry point fails alone; built-ins load after it regardless.
+    assert info["broken_ep"].status == "failed"
+    assert "ModuleNotFoundError" in info["broken_ep"].error
+    assert BUILTIN_METHODS <= set(reg.names("methods"))
+
+    entry = reg.get("tasks", "tp_normal")
+    assert (entry.plugin, entry.dist, entry.version) == ("thirdparty", "thirdparty_ebm", "1.0")
+    source = (thirdparty / "thirdparty_ebm" / "__init__.py").read_bytes()
+    assert entry.source_hash == hashlib.sha256(source).hexdigest()[:16]
+
+    # Usable: the runner plans and runs a real cell on the third-party task.
+    from ebmbench.cell import CellSpec, run_cell
+
+    spec = CellSpec(cell_id="c0", task="tp_normal", model="kmeans", model_params={"k": 4}, method="kmeans",
+                    method_params={}, rep=0, seed=1, data_seed=2, profile="smoke",
+                    metrics=("energy_gap", "auroc_noise"))
+    result = run_cell(spec, reg)
+    assert result.status == "done", (result.reason, result.traceback)
+    assert result.metrics["auroc_noise"] > 0.8  # 4 prototypes put N(0, I) data far below noise
+
+
+def test_third_party_in_cli_plugins_and_list_json(thirdparty):
+    r = invoke("plugins", "--json")
+    assert r.exit_code == 0, r.output
+    rows = {p["name"]: p for p in json.loads(r.stdout)}
+    assert rows["thirdparty"]["dist"] == "thirdparty_ebm" and rows["thirdparty"]["version"] == "1.0"
+    assert rows["thirdparty"]["status"] == "loaded"
+    assert rows["thirdparty"]["hooks"] == ["ebmbench_register_tasks"]
+    assert rows["broken_ep"]["status"] == "failed" and rows["broken_ep"]["error"]
+    tasks = {t["name"]: t for t in json.loads(invoke("list", "tasks", "--json").stdout)}
+    assert tasks["tp_normal"]["dist"] == "thirdparty_ebm" and tasks["tp_normal"]["version"] == "1.0"
+    assert tasks["tp_normal"]["plugin"] == "thirdparty"
+
+
+def test_third_party_entry_point_named_like_a_builtin_is_reported_not_dropped(tmp_path, monkeypatch):
+    monkeypatch.delitem(sys.modules, "thirdparty_ebm", raising=False)
+    make_distribution(tmp_path, "[ebmbench]\nmethods.pcd = thirdparty_ebm\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    reg = load_registry(LoadConfig())
+    clash = [p for p in reg.plugins if p.name == "methods.pcd"]
+    statuses = sorted((p.dist, p.status) for p in clash)
+    assert statuses == [("ebmbench", "loaded"), ("thirdparty_ebm", "failed")], statuses
+    assert "pcd" in reg.names("methods") and "tp_normal" not in reg.names("tasks")
+    sys.modules.pop("thirdparty_ebm", None)
+
+
+# ---------------------------------------------------------------- broken plugins
+def test_broken_plugin_files_fail_alone():
+    reg = load_registry(LoadConfig(plugins_dirs=(str(BROKEN_DIR),)))
+    info = by_name(reg)
+    expect = {
+        "a_import_error": "ModuleNotFoundError",
+        "b_register_raises": "register hook exploded",
+        "c_invalid_class": "family must be contrastive or architectural",
+        "d_misspelled_hook": "ebmbench_register_metric",
+    }
+    for name, fragment in expect.items():
+        assert info[name].status == "failed", name
+        assert fragment in info[name].error, (name, info[name].error)
+        assert "\n" not in info[name].error  # one line; the table stays readable
+        assert info[name].entries == []
+    assert info["e_fine"].status == "loaded" and info["e_fine"].dist is None
+    assert "fixture_fine" in reg.names("metrics")
+    assert "bad_family" not in reg.names("methods") and "never_registered" not in reg.names("metrics")
+    assert BUILTIN_METHODS <= set(reg.names("methods"))
+    assert all(p.status == "loaded" for p in reg.plugins if p.dist == "ebmbench")
+
+
+def test_in_test_broken_objects_fail_alone():
+    def raising(register):
+        register(InTestMethod)
+        raise ValueError("half-way failure")
+
+    plugins = (
+        ("not_a_class", plugin("methods", object)),
+        ("half_way", SimpleNamespace(ebmbench_register_methods=ebmbench.hookimpl(raising))),
+        ("wrong_arg", SimpleNamespace(ebmbench_register_tasks=ebmbench.hookimpl(lambda reg: None))),
+        ("good", plugin("samplers", InTestSampler)),
+    )
+    reg = load_registry(LoadConfig(), extra_plugins=plugins)
+    info = by_name(reg)
+    assert "expects a subclass of ebmbench.Method" in info["not_a_class"].error
+    assert "half-way failure" in info["half_way"].error
+    # all of a plugin's entries or none: the one registered before the failure is gone
+    assert "in_test_method" not in reg.names("methods")
+    assert info["wrong_arg"].status == "failed"
+    assert info["good"].status == "loaded" and "in_test_sampler" in reg.names("samplers")
+
+
+def test_failed_plugin_hooks_are_not_left_behind():
+    """A plugin that failed must not have its hook called by later plugins' loading."""
+    calls = []
+
+    def hook(register):
+        calls.append(1)
+        raise RuntimeError("once")
+
+    bad = SimpleNamespace(ebmbench_register_methods=ebmbench.hookimpl(hook))
+    reg = load_registry(LoadConfig(), extra_plugins=(("bad", bad), ("after", plugin("methods", InTestMethod))))
+    assert calls == [1]
+    assert by_name(reg)["after"].status == "loaded"
+
+
+# -------------------------------------------------------------------- strict mode
+def test_strict_config_makes_a_failure_fatal():
+    bad = plugin("methods", object)
+    load_registry(LoadConfig(strict=False), extra_plugins=(("bad", bad),))  # tolerated
+    with pytest.raises(PluginLoadError, match="plugin 'bad' failed"):
+        load_registry(LoadConfig(strict=True), extra_plugins=(("bad", bad),))
+
+
+@pytest.mark.parametrize("how", ["flag", "env"])
+def test_strict_plugins_cli_exits_2_with_one_line(how):
+    args = ["plugins", "--plugins-dir", BROKEN_DIR]
+    env = None
+    if how == "flag":
+        args.append("--strict-plugins")
+    else:
+        env = {"EBMBENCH_STRICT_PLUGINS": "1"}
+    line = assert_usage_error(invoke(*args, env=env), "a_import_error")
+    assert line.startswith("ebmbench: error:")
+    # without strict mode the same folder is reported, exit 0
+    r = invoke("plugins", "--plugins-dir", BROKEN_DIR, "--json")
+    assert r.exit_code == 0
+    assert {p["name"]: p["status"] for p in json.loads(r.stdout)}["a_import_error"] == "failed"
+
+
+def test_strict_run_fails_before_running_anything(tmp_path):
+    r = invoke("run", "-t", "8gaussians", "--strict-plugins", "--plugins-dir", BROKEN_DIR, "--out", tmp_path)
+    assert_usage_error(r, "failed")
+    assert not (tmp_path / "runs").exists()
+
+
+# --------------------------------------------------------------------- duplicates
+def test_duplicate_name_across_two_in_test_providers_names_both():
+    reg = load_registry(LoadConfig(), extra_plugins=(("first", plugin("methods", InTestMethod)),
+                                                     ("second", plugin("methods", InTestMethod))))
+    info = by_name(reg)
+    assert info["first"].status == "loaded"
+    assert info["second"].status == "failed"
+    err = info["second"].error
+    assert "in_test_method" in err and "'first'" in err and "'second'" in err
+    assert reg.get("methods", "in_test_method").plugin == "first"
+
+
+def test_duplicate_of_a_builtin_names_the_builtin_provider():
+    class Impostor(ebmbench.Method):
+        name = "pcd"
+        family = "contrastive"
+
+    reg = load_registry(LoadConfig(), extra_plugins=(("impostor", plugin("methods", Impostor)),))
+    err = by_name(reg)["impostor"].error
+    assert "'methods.pcd'" in err and f"ebmbench {ebmbench.__version__}" in err and "'impostor'" in err
+    assert reg.get("methods", "pcd").cls is not Impostor
+
+
+def test_duplicate_within_one_plugin_is_an_error():
+    reg = load_registry(LoadConfig(), extra_plugins=(("twice", plugin("methods", InTestMethod, InTestMethod)),))
+    assert by_name(reg)["twice"].status == "failed"
+    assert "in_test_method" not in reg.names("methods")
+
+
+def test_duplicate_is_fatal_in_strict_mode():
+    with pytest.raises(PluginLoadError, match="registered by both"):
+        load_registry(LoadConfig(strict=True), extra_plugins=(("a", plugin("methods", InTestMethod)),
+                                                              ("b", plugin("methods", InTestMethod))))
+
+
+# ----------------------------------------------------------------------- blocking
+def test_block_with_p_no_name():
+    r = invoke("plugins", "--json", "-p", "no:methods.pcd")
+    assert r.exit_code == 0, r.output
+    status = {p["name"]: p for p in json.loads(r.stdout)}
+    assert status["methods.pcd"]["status"] == "blocked" and status["methods.pcd"]["entries"] == []
+    assert status["methods.dsm"]["status"] == "loaded"
+    methods = {m["name"] for m in json.loads(invoke("list", "methods", "--json", "-p", "no:methods.pcd").stdout)}
+    assert "pcd" not in methods and {"dsm", "kmeans"} <= methods
+    assert_usage_error(invoke("run", "-t", "8gaussians", "-M", "pcd", "-p", "no:methods.pcd"), "unknown method 'pcd'")
+
+
+def test_block_with_env_var():
+    env = {"EBMBENCH_DISABLE_PLUGINS": "methods.pcd, methods.dsm"}
+    r = invoke("plugins", "--json", env=env)
+    status = {p["name"]: p["status"] for p in json.loads(r.stdout)}
+    assert status["methods.pcd"] == status["methods.dsm"] == "blocked"
+    assert status["methods.kmeans"] == "loaded"
+    methods = {m["name"] for m in json.loads(invoke("list", "methods", "--json", env=env).stdout)}
+    assert methods.isdisjoint({"pcd", "dsm"})
+
+
+def test_blocking_a_broken_plugin_keeps_strict_mode_happy():
+    cfg = LoadConfig(disabled=("a_import_error", "b_register_raises", "c_invalid_class", "d_misspelled_hook"),
+                     plugins_dirs=(str(BROKEN_DIR),), strict=True)
+    reg = load_registry(cfg)
+    assert by_name(reg)["a_import_error"].status == "blocked"
+    assert "fixture_fine" in reg.names("metrics")
+
+
+def test_bad_p_flag_is_a_usage_error():
+    assert_usage_error(invoke("plugins", "-p", "methods.pcd"), "no:NAME")
+
+
+# ------------------------------------------------------------ plain-file plugins
+def test_plugins_dir_flag_loads_plain_py_file():
+    r = invoke("list", "methods", "--json", "--plugins-dir", LOCAL_DIR)
+    assert r.exit_code == 0, r.output
+    local = {m["name"]: m for m in json.loads(r.stdout)}["local_method"]
+    assert local["plugin"] == "local_plugin" and local["dist"] is None
+    assert local["params"]["rounds"]["default"] == 3
+
+
+def test_plugins_dir_env_var_loads_plain_py_file(monkeypatch):
+    monkeypatch.setenv("EBMBENCH_PLUGINS_DIR", str(LOCAL_DIR))
+    reg = load_registry()  # LoadConfig.from_env
+    assert reg.get("methods", "local_method").plugin == "local_plugin"
+    status = {p["name"]: p["status"] for p in json.loads(invoke("plugins", "--json").stdout)}
+    assert status["local_plugin"] == "loaded"
+
+
+def test_missing_plugins_dir_is_a_usage_error(tmp_path):
+    assert_usage_error(invoke("plugins", "--plugins-dir", tmp_path / "nope"), "does not exist")
+
+
+# --------------------------------------------------------------------- provenance
+def test_every_entry_has_provenance():
+    reg = load_registry(LoadConfig(plugins_dirs=(str(LOCAL_DIR),)))
+    prov = reg.provenance()
+    assert {p["name"] for p in prov["plugins"]} >= {"methods.pcd", "local_plugin"}
+    n = 0
+    for kind, entries in prov["entries"].items():
+        for name, e in entries.items():
+            n += 1
+            assert set(e) == {"plugin", "dist", "version", "source_hash"}
+            assert e["plugin"], (kind, name)
+            assert len(e["source_hash"]) == 16 and int(e["source_hash"], 16) >= 0
+            if e["plugin"] != "local_plugin":
+                assert e["dist"] == "ebmbench" and e["version"] == ebmbench.__version__
+    assert n >= 13
+    # the hash is of the defining file
+    from ebmbench_plugins.methods import pcd
+
+    with open(pcd.__file__, "rb") as fh:
+        assert prov["entries"]["methods"]["pcd"]["source_hash"] == hashlib.sha256(fh.read()).hexdigest()[:16]
+
+
+def test_source_hash_follows_the_file(tmp_path):
+    src = (LOCAL_DIR / "local_plugin.py").read_text()
+    (tmp_path / "mine.py").write_text(src)
+
+    def hash_now():
+        return load_registry(LoadConfig(plugins_dirs=(str(tmp_path),))).get("methods", "local_method").source_hash
+
+    first = hash_now()
+    assert hash_now() == first  # stable
+    (tmp_path / "mine.py").write_text(src.replace('"rounds", low=1', '"rounds", low=2'))
+    second = hash_now()
+    assert second != first
+    (tmp_path / "mine.py").write_text(src)
+    assert hash_now() == first
