@@ -9,6 +9,7 @@ the whole cell: they are recorded per metric in `reason` and the row stays.
 from __future__ import annotations
 
 import math
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -51,6 +52,7 @@ class CellResult:
     peak_mem_mb: float | None = None
     grad_evals: int | None = None
     curve: list[dict[str, Any]] = field(default_factory=list)
+    artifacts: dict[str, Any] = field(default_factory=dict)  # report arrays (ebmbench.report.artifacts)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -141,11 +143,19 @@ def run_cell(spec: CellSpec, registry: Registry) -> CellResult:
         test_energy = ectx.energy(data.test.y, data.test.x)
         if not torch.isfinite(test_energy).all():
             raise Diverged("non-finite energy on test data")
-        names = list(spec.metrics) or applicable_metrics(registry, task)
+        applicable = applicable_metrics(registry, task)
+        # --metric narrows the set; a named metric that does not apply to this task is left out
+        names = [n for n in spec.metrics if n in applicable] if spec.metrics else applicable
         result.metrics, problems = _metric_values(ectx, names, registry)
         result.eval_time_s = time.perf_counter() - t1
         if problems:
             result.status, result.reason = "error", "; ".join(problems)
+        try:  # arrays for the report's figures; a failure here never changes the cell's status
+            from ebmbench.report.artifacts import collect
+
+            result.artifacts = collect(ectx, spec)
+        except Exception as exc:
+            print(f"report artifacts of cell {spec.cell_id} failed: {format_exception(exc)}", file=sys.stderr)
     except Diverged as exc:
         result.status, result.reason = "diverged", str(exc)
     except Exception as exc:
