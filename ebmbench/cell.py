@@ -91,13 +91,14 @@ def peak_memory_mb(device: str) -> float:
 
 # ------------------------------------------------------------------------ the cell
 def _metric_values(ectx: EvalContext, metric_names: list[str], registry: Registry) -> tuple[dict, list[str]]:
+    # Every metric sees the cell's seed: ctx.generator(purpose) derives a stream per
+    # purpose, so a metric's draws (and the shared model samples in ctx.cache) are the
+    # same whether it runs alone (--metric) or after any other metrics.
     values, problems = {}, []
     for name in metric_names:
         metric = registry.make("metrics", name)
-        ectx_metric = EvalContext(**{**ectx.__dict__, "seed": derive_seed(ectx.seed, "metric", name)})
-        ectx_metric.cache = ectx.cache  # model samples are shared between metrics
         try:
-            v = float(metric.compute(ectx_metric))
+            v = float(metric.compute(ectx))
         except Diverged:
             raise
         except Exception as exc:
