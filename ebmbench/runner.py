@@ -93,7 +93,8 @@ def plan(registry: Registry, cfg: RunConfig) -> list[PlannedCell]:
                 method = method_entry.make(**hparams)
                 reason = model.compatible(task) or method.compatible(model, task)
                 m_label, h_label = label(model_entry.name, mparams), label(method_entry.name, hparams)
-                for rep in range(seeds):
+                # an incompatible pair is recorded once, not once per seed
+                for rep in range(1 if reason else seeds):
                     key = (cfg.base_seed, task.name, m_label, h_label, rep)
                     spec = CellSpec(
                         cell_id=hashlib.sha256(repr(key).encode()).hexdigest()[:12],
@@ -176,7 +177,7 @@ def execute(registry: Registry, cfg: RunConfig, cells: list[PlannedCell],
     def finish(cell: PlannedCell, result: dict[str, Any], t0: float) -> None:
         row = _row(run_id, cell, result)
         row["wall_time_s"] = time.perf_counter() - t0
-        store.add(row, result.get("curve") or [])
+        store.add(row, result.get("curve") or [], flush=row["status"] != "skipped")
         store.add_artifacts(row["cell_id"], result.get("artifacts"))
         if on_cell:
             on_cell(row)
@@ -190,6 +191,7 @@ def execute(registry: Registry, cfg: RunConfig, cells: list[PlannedCell],
         finally:
             for w in workers:
                 w.close()
+            store.flush()
             store.meta.update(status=status, ended=datetime.now(timezone.utc).isoformat())
             store.write_meta()
     return store

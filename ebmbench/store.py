@@ -17,7 +17,8 @@ from typing import Any
 
 from ebmbench.errors import UsageError
 
-__all__ = ["RunStore", "new_run_id", "find_run", "load_results", "load_curves", "load_meta"]
+__all__ = ["RunStore", "new_run_id", "find_run", "load_results", "load_curves", "load_meta",
+           "load_artifacts"]
 
 
 def new_run_id() -> str:
@@ -64,14 +65,14 @@ class RunStore:
         self.meta = meta
         self.rows: list[dict[str, Any]] = []
         self.curves: list[dict[str, Any]] = []
+        self._dirty_curves = False
         self.write_meta()
 
     def write_meta(self) -> None:
         write_json(self.dir / "run.json", self.meta)
 
-    def add(self, row: dict[str, Any], curve: list[dict[str, Any]]) -> None:
-        import pandas as pd
-
+    def add(self, row: dict[str, Any], curve: list[dict[str, Any]], flush: bool = True) -> None:
+        """Keep a finished cell; `flush=False` defers the write (for cheap skipped rows)."""
         self.rows.append(row)
         keys = {k: row[k] for k in ("cell_id", "task", "model", "method", "label", "rep", "seed")}
         for point in curve:
@@ -80,10 +81,35 @@ class RunStore:
                 if name not in ("step", "time_s"):
                     self.curves.append({"run_id": self.run_id, **keys, "step": step,
                                         "time_s": time_s, "name": name, "value": value})
+        self._dirty_curves = self._dirty_curves or bool(curve)
+        if flush:
+            self.flush()
+
+    def flush(self) -> None:
+        import pandas as pd
+
         table_meta = {"run_id": self.run_id, "directions": self.meta.get("metric_directions", {})}
         write_parquet(self.dir / "results.parquet", pd.DataFrame(self.rows), table_meta)
-        if curve or not (self.dir / "curves.parquet").exists():
+        if self._dirty_curves or not (self.dir / "curves.parquet").exists():
             write_parquet(self.dir / "curves.parquet", _curves_frame(self.curves), table_meta)
+            self._dirty_curves = False
+
+    def add_artifacts(self, cell_id: str, arrays: dict[str, Any] | None) -> None:
+        """Write a cell's report arrays to artifacts/<cell_id>.npz (plain arrays, no pickle)."""
+        if not arrays:
+            return
+        import numpy as np
+
+        def as_array(v):
+            a = np.asarray(v)
+            return a.astype(np.float32) if a.dtype.kind == "f" else a
+
+        def w(tmp):
+            with open(tmp, "wb") as fh:  # a file object: np.savez would append ".npz" to a name
+                np.savez(fh, **{k: as_array(v) for k, v in arrays.items()})
+
+        (self.dir / "artifacts").mkdir(exist_ok=True)
+        _atomic_write(self.dir / "artifacts" / f"{cell_id}.npz", w)
 
 
 def _curves_frame(curves):
@@ -126,6 +152,17 @@ def load_results(run_dir: Path):
     if not path.exists():
         return pd.DataFrame()
     return pd.read_parquet(path)
+
+
+def load_artifacts(run_dir: Path, cell_id: str) -> dict[str, Any] | None:
+    """A cell's report arrays, or None when it saved none."""
+    import numpy as np
+
+    path = Path(run_dir) / "artifacts" / f"{cell_id}.npz"
+    if not path.exists():
+        return None
+    with np.load(path, allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}
 
 
 def load_curves(run_dir: Path):
