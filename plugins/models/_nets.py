@@ -55,7 +55,7 @@ class PrototypeEnergy(nn.Module):
     """K-means as a latent EBM: E(y, z) = ||y - W z||^2 with z one-hot over k prototypes.
 
     forward gives the free energy: F_inf(y) = min_k ||y - w_k||^2 when beta is inf,
-    else F_beta(y) = -(1/beta) log sum_k exp(-beta ||y - w_k||^2) (a soft-min).
+    else F_beta(y) = -(1/beta) log (1/k) sum_k exp(-beta ||y - w_k||^2) (a soft-min).
     """
 
     def __init__(self, prototypes, beta=math.inf):
@@ -66,15 +66,27 @@ class PrototypeEnergy(nn.Module):
     def distances(self, y):
         return torch.cdist(y, self.W).pow(2)  # [B, k]
 
+    def latent_set(self):
+        """The finite set of latents: the k one-hot vectors (rows)."""
+        return torch.eye(self.W.shape[0], device=self.W.device)
+
+    def decode(self, x, z):
+        return z @ self.W
+
+    def energies(self, y, x=None):
+        """E(y, z) for every z of the latent set: [B, k]."""
+        return (y[:, None, :] - self.W[None]).pow(2).sum(-1)
+
     def latent_energy(self, y, z, x=None):
         return (y - z @ self.W).pow(2).sum(-1)
 
     def free_energy(self, y, x=None, beta=None):
+        # uniform prior over the k prototypes (the -log k), so F_beta >= F_inf -> F_inf
         beta = self.beta if beta is None else beta
         d = self.distances(y)
         if math.isinf(beta):
             return d.min(dim=1).values
-        return -torch.logsumexp(-beta * d, dim=1) / beta
+        return -(torch.logsumexp(-beta * d, dim=1) - math.log(d.shape[1])) / beta
 
     def forward(self, y, x=None):
         return self.free_energy(y)

@@ -6,9 +6,9 @@ Samples exp(-E / T). Three schemes, chosen by what the energy exposes (`mode=aut
   v ~ p(v | h), both factorised Bernoullis at inverse temperature 1/T (Hinton 2002).
   For a conditional RBM the condition x (the leading visible units) stays clamped.
 * `latent` — a latent EBM with a finite latent set and E(y, z) = ||y - decode(x, z)||^2
-  (`energies(y, x)` [B, K] and `decode(x, z)`; K-means prototypes, the horn's latent
-  grid): alternate the one-hot z ~ softmax(-E(y, .) / T) and y ~ N(decode(x, z), T/2 I),
-  both exact conditionals, so the chain targets p(y, z) ∝ exp(-E(y, z) / T), whose
+  (`energies(y, x)` [B, K] or `latent_set()` + `latent_energy`, and `decode(x, z)`;
+  K-means prototypes, the horn's latent grid): alternate the one-hot
+  z ~ softmax(-E(y, .) / T) and y ~ N(decode(x, z), T/2 I), both exact conditionals, so the chain targets p(y, z) ∝ exp(-E(y, z) / T), whose
   y-marginal is exp(-F_{1/T}(y) / T) up to a constant.
 * `site` — any energy of a binary vector: systematic-scan single-site Gibbs,
   p(v_i = 1 | rest) = sigmoid((E(v_i=0) - E(v_i=1)) / T), two energy evaluations per
@@ -71,8 +71,14 @@ def site_gibbs(energy, v, sweeps, generator, temperature=1.0):
 
 
 def sample_latent(module, y, x, generator, temperature=1.0):
-    """One-hot z ~ p(z | y, x) ∝ exp(-E(y, z, x) / T) over the module's finite latent set."""
-    e = module.energies(y, x)  # [B, K]
+    """One-hot z ~ p(z | y, x) ∝ exp(-E(y, z, x) / T) over the module's finite latent set
+    (`energies(y, x)` [B, K] if the module has it, else `latent_energy` at each row of
+    `latent_set()`)."""
+    if hasattr(module, "energies"):
+        e = module.energies(y, x)  # [B, K]
+    else:
+        zs = module.latent_set()
+        e = torch.stack([module.latent_energy(y, z.expand(y.shape[0], -1), x) for z in zs], 1)
     k = torch.multinomial(torch.softmax(-e / temperature, dim=1), 1, generator=generator).squeeze(1)
     return torch.nn.functional.one_hot(k, e.shape[1]).to(y.dtype)
 
@@ -108,7 +114,7 @@ class Gibbs(ebmbench.Sampler):
         module = getattr(energy, "module", None)
         if hasattr(module, "gibbs_step"):
             return "block"
-        if hasattr(module, "energies") and hasattr(module, "decode"):
+        if (hasattr(module, "energies") or hasattr(module, "latent_set")) and hasattr(module, "decode"):
             return "latent"
         return "site"
 
