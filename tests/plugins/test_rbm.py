@@ -100,6 +100,7 @@ def Gibbs_mode(registry, rbm):
     return registry.get("samplers", "gibbs").cls.resolve(energy_of(rbm))
 
 
+@pytest.mark.slow  # ~25 s: many sweeps for a tight total-variation check
 def test_single_site_gibbs_on_any_binary_energy_matches_enumeration(registry):
     rbm = tiny_rbm(4, 3, scale=1.5, seed=4)
     v, p = exact_distribution(rbm, 4)
