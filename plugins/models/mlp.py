@@ -4,6 +4,18 @@ from __future__ import annotations
 
 import ebmbench
 
+__all__ = ["MLP", "robust_std"]
+
+
+def robust_std(t):
+    """Per-coordinate std with a floor of 5 % of the mean std.
+
+    Constant coordinates (the border pixels of digits) have std 0; the floor keeps a
+    rare non-zero value there from being standardised to a huge input.
+    """
+    s = t.std(0)
+    return s.clamp_min(max(0.05 * float(s.mean()), 1e-6))
+
 
 class MLP(ebmbench.Model):
     name = "mlp"
@@ -23,8 +35,8 @@ class MLP(ebmbench.Model):
         x = data.train.x
         kw = {}
         if task.kind == "conditional":
-            kw = {"x_mean": x.mean(0), "x_std": x.std(0).clamp_min(1e-6)}
-        return MLPEnergy(y.mean(0), y.std(0).clamp_min(1e-6), hidden=self.p["hidden"], depth=self.p["depth"],
+            kw = {"x_mean": x.mean(0), "x_std": robust_std(x)}
+        return MLPEnergy(y.mean(0), robust_std(y), hidden=self.p["hidden"], depth=self.p["depth"],
                          activation=self.p["activation"], generator=generator, **kw)
 
 
