@@ -1,0 +1,103 @@
+"""Reports of a run: figures (PNG + SVG), tables (Markdown, LaTeX, HTML), a
+self-contained `report.html` and a compact `report.md`.
+
+    from ebmbench.report import build_report
+    result = build_report("results/runs/<id>")
+
+`ebmbench run` calls `after_run` when a run ends; `ebmbench report RUN` calls
+`build_report`. Importing this package is cheap: matplotlib, seaborn and pandas
+are imported only while a report is built (the worker imports
+`ebmbench.report.artifacts` for every cell).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["FIGURE_MAKERS", "ReportResult", "after_run", "build_report"]
+
+# (module, function) in report order; each makes only the figures that apply to the run
+FIGURE_MAKERS = (
+    ("figures", "rank_heatmap"),
+    ("figures", "cost_quality"),
+    ("figures", "metric_comparison"),
+    ("figures", "training_curves"),
+    ("figures", "beta_sweep"),
+    ("landscapes", "energy_landscapes"),
+    ("landscapes", "conditional_inference"),
+    ("landscapes", "digit_galleries"),
+    ("landscapes", "inpainting"),
+)
+
+
+@dataclass
+class ReportResult:
+    out_dir: Path
+    html: Path | None = None
+    markdown: Path | None = None
+    figures: list = field(default_factory=list)  # style.FigureInfo
+    tables: list[Path] = field(default_factory=list)
+    seconds: float = 0.0
+    problems: list[str] = field(default_factory=list)  # figures that failed (the rest is still made)
+
+
+def build_report(run_dir, out_dir=None, formats=("html", "md")) -> ReportResult:
+    """Write the report of the run in `run_dir` to `out_dir` (default: the run folder).
+
+    A figure that fails is reported in `problems` and left out; it never costs the
+    rest of the report.
+    """
+    import importlib
+
+    from ebmbench.registry import format_exception
+    from ebmbench.report.data import load_run
+    from ebmbench.report.style import FigureWriter, theme
+    from ebmbench.report.tables import metric_tables, write_tables
+
+    t0 = time.perf_counter()
+    run = load_run(Path(run_dir))
+    out = Path(out_dir) if out_dir else run.run_dir
+    out.mkdir(parents=True, exist_ok=True)
+    result = ReportResult(out)
+    writer = FigureWriter(out)
+    if not run.df.empty and "html" in formats:  # the Markdown summary shows no figures
+        with theme():
+            for module, name in FIGURE_MAKERS:
+                try:
+                    getattr(importlib.import_module(f"ebmbench.report.{module}"), name)(run, writer)
+                except Exception as exc:  # one broken figure must not cost the report
+                    result.problems.append(f"{name}: {format_exception(exc)}")
+    result.figures = writer.figures
+    tables = metric_tables(run) if not run.df.empty else []
+    result.tables = write_tables(run, out, tables)
+    if "md" in formats:
+        from ebmbench.report.markdown import summary_markdown
+
+        result.markdown = out / "report.md"
+        result.markdown.write_text(summary_markdown(run, result.figures, time.perf_counter() - t0))
+    if "html" in formats:
+        from ebmbench.report.html import render_html
+
+        result.html = out / "report.html"
+        result.html.write_text(render_html(run, result.figures, tables, time.perf_counter() - t0))
+    result.seconds = time.perf_counter() - t0
+    return result
+
+
+def after_run(run_dir, console=None) -> ReportResult | None:
+    """The report step at the end of `ebmbench run`: never fails the run, says where it is."""
+    import sys
+
+    try:
+        result = build_report(run_dir)
+    except Exception as exc:
+        print(f"report: failed ({type(exc).__name__}: {exc}); retry with `ebmbench report {run_dir}`",
+              file=sys.stderr)
+        return None
+    msg = f"report: {result.html} ({len(result.figures)} figures, {result.seconds:.1f} s)"
+    print(msg) if console is None else console.print(msg, markup=False)
+    for problem in result.problems:
+        print(f"report: a figure failed: {problem.splitlines()[0]}", file=sys.stderr)
+    return result
