@@ -177,9 +177,10 @@ def _selections(values):
               help="torch threads per worker; results are reproducible for a fixed value.")
 @click.option("--fail-on", default="error", show_default=True,
               help="Statuses that make the exit code 1: any of error,diverged,timeout.")
+@click.option("--no-report", is_flag=True, help="Skip the report (figures, report.html) after the run.")
 @plugin_options
 def run_cmd(run_all, tasks, models, methods, metrics, seeds, base_seed, profile, timeout, out,
-            device, jobs, threads, fail_on, **load):
+            device, jobs, threads, fail_on, no_report, **load):
     """Run the benchmark grid: tasks x compatible (model, method) pairs x seeds."""
     from ebmbench.runner import STATUSES, RunConfig, execute, plan
 
@@ -225,6 +226,8 @@ def run_cmd(run_all, tasks, models, methods, metrics, seeds, base_seed, profile,
     store = store_ref["store"]
     _print_run(store.dir)
     console.print(f"results: {store.dir}")
+    if not no_report:
+        _report_after_run(store.dir, console)
     failing = [s for s in statuses if s in fail_statuses]
     sys.exit(1 if failing else 0)
 
@@ -263,6 +266,35 @@ def show_cmd(run, out, only_task, metric, fmt):
     text = render_run(find_run(Path(out), run), only_task, metric, fmt, console=_console())
     if text is not None:
         click.echo(text, nl=not text.endswith("\n"))
+
+
+# ----------------------------------------------------------------------- report
+def _report_after_run(run_dir: Path, console) -> None:
+    from ebmbench.report import after_run  # matplotlib and seaborn load only here
+
+    after_run(run_dir, console)
+
+
+@cli.command("report")
+@click.argument("run", required=False)
+@click.option("--out", "-o", "output", type=click.Path(file_okay=False), default=None,
+              help="Write the report to DIR (default: the run's folder).")
+@click.option("--root", "root", type=click.Path(file_okay=False), default="results", show_default=True,
+              help="Results root RUN lives under (RUN may also be a run folder's path).")
+@click.option("--format", "fmt", default="html", show_default=True, type=click.Choice(["html", "md"]),
+              help="html: report.html with figures and tables; md: a compact report.md, also printed.")
+def report_cmd(run, root, output, fmt):
+    """Write a run's report: figures, tables and report.html (the latest run by default)."""
+    from ebmbench.report import build_report
+    from ebmbench.store import find_run
+
+    result = build_report(find_run(Path(root), run), output, formats=("md",) if fmt == "md" else ("html", "md"))
+    for problem in result.problems:
+        click.echo(f"report: a figure failed: {problem.splitlines()[0]}", err=True)
+    if fmt == "md":
+        click.echo(result.markdown.read_text(), nl=False)
+        return
+    click.echo(f"report: {result.html} ({len(result.figures)} figures, {result.seconds:.1f} s)")
 
 
 # ------------------------------------------------------------------------- main
