@@ -97,7 +97,7 @@ def after_run(run_dir, console=None) -> ReportResult | None:
               file=sys.stderr)
         return None
     msg = f"report: {result.html} ({len(result.figures)} figures, {result.seconds:.1f} s)"
-    print(msg) if console is None else console.print(msg, markup=False)
+    print(msg) if console is None else console.print(msg, markup=False, soft_wrap=True)
     for problem in result.problems:
         print(f"report: a figure failed: {problem.splitlines()[0]}", file=sys.stderr)
     return result

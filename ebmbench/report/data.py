@@ -28,7 +28,7 @@ def direction_label(metric: str, direction: str | None, sep: str = " ") -> str:
 def rank_text(v) -> str:
     """A rank for a table: two decimals, or a dash where the method did not run."""
     if isinstance(v, float):
-        return f"{v:.2f}" if math.isfinite(v) else "—"
+        return f"{v:.2f}".rstrip("0").rstrip(".") if math.isfinite(v) else "—"
     return str(v)
 
 
@@ -123,6 +123,16 @@ class RunData:
             return pd.DataFrame()
         mains = {t: self.main_metric(t) for t in self.tasks}
         return ranks(self.df, self.directions, {t: m for t, m in mains.items() if m})
+
+    def rank_table(self):
+        """The ranks with the number of tasks each method was ranked on (a mean rank over
+        one task is not a mean rank over twelve), as display strings."""
+        table = self.ranks.copy()
+        if table.empty:
+            return table
+        tasks = [c for c in table.columns if c != "mean rank"]
+        table.insert(len(tasks), "tasks", table[tasks].notna().sum(axis=1).astype(int))
+        return table.rename_axis("model/method").reset_index().map(rank_text)
 
     @cached_property
     def labels(self) -> list[str]:

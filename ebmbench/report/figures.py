@@ -57,14 +57,19 @@ def _scale(ax, values, axis="y") -> None:
     if (v > 0).all():
         setter("log")
     else:
-        # linear within 1/1000 of the largest magnitude, log beyond; a narrow linear band
-        # and ticks on alternate decades keep the labels around zero apart
-        from matplotlib.ticker import SymmetricalLogLocator
+        # linear within 1/1000 of the largest magnitude, log beyond, with ticks at 0 and at
+        # most three decades per sign beyond the linear band, so labels never collide
+        from matplotlib.ticker import FixedLocator, NullLocator
 
         linthresh = max(float(np.quantile(a, 0.05)), float(a.max()) * 1e-3)
         setter("symlog", linthresh=linthresh, linscale=0.4)
+        first, last = math.ceil(math.log10(linthresh)) + 1, math.floor(math.log10(a.max()))
+        step = max(1, math.ceil((last - first + 1) / 3))
+        decades = [10.0 ** e for e in range(last, first - 1, -step)]
+        ticks = [0.0] + [d for d in decades if (v > 0).any()] + [-d for d in decades if (v < 0).any()]
         target = ax.yaxis if axis == "y" else ax.xaxis
-        target.set_major_locator(SymmetricalLogLocator(base=100, linthresh=linthresh))
+        target.set_major_locator(FixedLocator(sorted(ticks)))
+        target.set_minor_locator(NullLocator())
 
 
 def _legend(fig, palette, labels, ncol=3):
@@ -228,6 +233,7 @@ def rank_heatmap(run: RunData, out: FigureWriter) -> None:
     sns.heatmap(table, annot=True, fmt=".3g", cmap="viridis_r", cbar_kws={"label": "rank (1 = best)"},
                 linewidths=0.5, linecolor="white", annot_kws={"fontsize": 6}, ax=ax)
     ax.axvline(len(table.columns) - 1, color="white", linewidth=3)  # sets the mean-rank column apart
+    ax.grid(False)  # the theme's grid would cross the blank cells of methods that did not run
     ax.set_xlabel("task (ranked by its main metric)")
     ax.set_ylabel("")
     ax.tick_params(axis="x", rotation=45)
@@ -283,7 +289,10 @@ def cost_quality(run: RunData, out: FigureWriter) -> None:
         ax.step(fx, fy, where="post", color="0.3", linestyle="--", linewidth=0.9, zorder=0)
         ax.scatter(fx, fy, s=60, facecolors="none", edgecolors="0.2", linewidths=0.9, zorder=3)
         if cost.min() > 0 and cost.max() / cost.min() > 10:
+            from matplotlib.ticker import NullFormatter
+
             ax.set_xscale("log")
+            ax.xaxis.set_minor_formatter(NullFormatter())  # decade labels only: they never collide
         ax.set_title(tx(task))
         ax.set_xlabel("train time (s)")
         ax.set_ylabel(tx(direction_label(main, run.directions[main], "\n")))

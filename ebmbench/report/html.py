@@ -14,7 +14,6 @@ import math
 from datetime import UTC, datetime
 
 from ebmbench.report.data import RunData
-from ebmbench.report.data import rank_text as _rank_text
 from ebmbench.report.style import FigureInfo
 from ebmbench.report.tables import MetricTable, failing_pairs, problems, skip_reasons, status_by_task
 
@@ -106,7 +105,9 @@ The same tables are in <code>tables/</code> as Markdown and LaTeX (booktabs).</p
 {% if p.traceback %}<pre>{{ p.traceback }}</pre>{% endif %}</details>
 {% endfor %}{% endif %}
 {% if skipped %}<h3>Skipped cells by reason</h3>
-{{ table(skipped) }}{% endif %}
+<details><summary>{{ skipped.rows | sum(attribute=1) }} cells skipped for {{ skipped.rows | length }} reasons
+(incompatible model, method and task)</summary>
+{{ table(skipped) }}</details>{% endif %}
 
 <h2 id="provenance">Provenance</h2>
 {{ kv(provenance) }}
@@ -216,8 +217,7 @@ def render_html(run: RunData, figures: list[FigureInfo], tables: list[MetricTabl
                       "figures": [f for f in figures if f.task == task]})
     ranks = None
     if not run.ranks.empty and len(run.ranks) > 1:
-        frame = run.ranks.rename_axis("model/method").reset_index()
-        ranks = _records(frame.map(_rank_text))
+        ranks = _records(run.rank_table())
     bad, failing, skipped = problems(run), failing_pairs(run), skip_reasons(run)
     meta = run.meta
     command = meta.get("command") or []

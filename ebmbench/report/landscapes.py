@@ -56,7 +56,7 @@ def energy_landscapes(run: RunData, out: FigureWriter) -> None:
             ax.grid(False)
             arrays = run.artifacts(task, lab)
             if i == 0:
-                ax.set_title(tx(task))
+                ax.set_title(tx(task), fontsize=7)
             if j == 0:
                 _row_label(ax, lab)
             if arrays is None or "grid_energy" not in arrays:
@@ -67,7 +67,7 @@ def energy_landscapes(run: RunData, out: FigureWriter) -> None:
             ax.imshow(p / max(p.max(), 1e-300), origin="lower", extent=(x0, x1, y0, y1), cmap="magma",
                       vmin=0, vmax=1, aspect="equal")
             d, s = arrays["data"], arrays["samples"]
-            ax.scatter(d[:, 0], d[:, 1], s=0.6, c="white", alpha=0.35, linewidths=0, rasterized=True)
+            ax.scatter(d[:, 0], d[:, 1], s=0.9, c="white", alpha=0.5, linewidths=0, rasterized=True)
             ax.scatter(s[:, 0], s[:, 1], s=0.9, c="#34d1ff", alpha=0.8, linewidths=0, rasterized=True)
             ax.set_xlim(x0, x1)
             ax.set_ylim(y0, y1)

@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections import Counter
 
 from ebmbench.report.data import RunData
-from ebmbench.report.data import rank_text as _rank_text
 from ebmbench.report.tables import md_escape, md_table, problems, skip_reasons
 
 __all__ = ["MAX_PROBLEMS", "MAX_ROWS", "summary_markdown"]
@@ -36,9 +35,8 @@ def _headline(run: RunData) -> str:
 def summary_markdown(run: RunData, figures=(), report_seconds: float | None = None) -> str:
     lines = [f"## ebmbench run {md_escape(run.run_id)}", "", _headline(run), ""]
     if not run.ranks.empty and len(run.ranks) > 1:
-        ranks = run.ranks.rename_axis("model/method").reset_index()
         lines += ["### Mean rank (each task ranked by its main metric; 1 = best)", "",
-                  md_table(ranks.map(_rank_text)), ""]
+                  md_table(run.rank_table()), ""]
     for task in run.tasks:
         main = run.main_metric(task)
         if main is None:
@@ -62,7 +60,10 @@ def summary_markdown(run: RunData, figures=(), report_seconds: float | None = No
     reasons = skip_reasons(run)
     if len(reasons):
         lines += [f"<details><summary>{int(reasons['cells'].sum())} skipped cells</summary>", ""]
-        lines += [f"- {n} × {md_escape(reason)}" for reason, n in zip(reasons["reason"], reasons["cells"])]
+        lines += [f"- {n} × {md_escape(reason)}" for reason, n in
+                  zip(reasons["reason"][:MAX_PROBLEMS], reasons["cells"][:MAX_PROBLEMS])]
+        if len(reasons) > MAX_PROBLEMS:
+            lines.append(f"- … and {len(reasons) - MAX_PROBLEMS} more reasons")
         lines += ["", "</details>", ""]
     if figures:
         # figure names are slugs ([A-Za-z0-9._-]): safe inside a code span
