@@ -17,7 +17,7 @@ from ebmbench.seeding import derive_seed, make_generator
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-    from ebmbench.contracts import Method, Model, SampleResult, Sampler, Task, TaskData
+    from ebmbench.contracts import Method, SampleResult, Sampler, Task, TaskData
     from ebmbench.profiles import Profile
     from ebmbench.registry import Registry
 
