@@ -96,7 +96,13 @@ def render_run(run_dir: Path, task: str | None = None, metric: str | None = None
         for t, lab, reason in skipped_pairs(df):
             if task in (None, t):
                 grouped.setdefault((lab, reason), []).append(t)
-        for (lab, reason), tasks in grouped.items():
+        shown = list(grouped.items())
+        if len(shown) > 8:  # --all skips hundreds of incompatible pairs: count them instead
+            console.print(Text(f"skipped {sum(len(t) for t in grouped.values())} incompatible "
+                               f"(task, model, method) combinations; their reasons are in the "
+                               f"report's status table and in results.parquet", style="dim"))
+            shown = []
+        for (lab, reason), tasks in shown:
             console.print(Text(f"skipped {lab} on {', '.join(tasks)}: {reason}", style="dim"))
         for row in df[df["status"].isin(["error", "diverged", "timeout"])].itertuples():
             if task in (None, row.task):
