@@ -10,7 +10,7 @@ import sys
 import textwrap
 
 import pytest
-from conftest import SMOKE, assert_usage_error, invoke
+from support import SMOKE, assert_usage_error, invoke
 
 import ebmbench
 

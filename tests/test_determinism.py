@@ -10,7 +10,7 @@ import math
 
 import pandas as pd
 import pytest
-from conftest import SLICE_METRICS, SMOKE, invoke, only_run
+from support import SLICE_METRICS, SMOKE, invoke, only_run
 
 from ebmbench.store import load_meta, load_results
 

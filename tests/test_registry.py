@@ -11,7 +11,7 @@ import textwrap
 from types import SimpleNamespace
 
 import pytest
-from conftest import BROKEN_DIR, LOCAL_DIR, assert_usage_error, invoke
+from support import BROKEN_DIR, LOCAL_DIR, assert_usage_error, invoke
 
 import ebmbench
 from ebmbench.errors import PluginLoadError, UsageError

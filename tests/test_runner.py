@@ -11,7 +11,7 @@ import math
 
 import pandas as pd
 import pytest
-from conftest import FAULTS_DIR, invoke, only_run
+from support import FAULTS_DIR, invoke, only_run
 
 from ebmbench.params import parse_selection
 from ebmbench.registry import LoadConfig, load_registry

@@ -15,7 +15,7 @@ import pytest
 import torch
 
 import ebmbench
-from conftest import SLICE_METRICS
+from support import SLICE_METRICS
 from ebmbench.errors import UsageError
 from ebmbench.registry import LoadConfig, load_registry
 from ebmbench.store import RunStore, find_run, load_curves, load_meta, load_results

@@ -1,0 +1,49 @@
+"""Helpers the tests import by name (`from support import ...`): a module with a name of
+its own, because `conftest` is ambiguous once sub-folders have their own conftest.py."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from ebmbench.cli import cli
+
+FIXTURES = Path(__file__).parent / "fixtures"
+FAULTS_DIR = FIXTURES / "faults"
+BROKEN_DIR = FIXTURES / "broken"
+LOCAL_DIR = FIXTURES / "local"
+
+# The cheapest real cell: trains in well under a second. The metrics are the vertical
+# slice's (sampler, noise draws, inference by descent), so the run's cost does not
+# grow with the catalogue.
+SLICE_METRICS = ("mmd2", "energy_gap", "auroc_noise", "completion")
+SMOKE = ("-t", "8gaussians", "-m", "kmeans", "-M", "kmeans", "--profile", "smoke", "--seeds", "1", "--no-report",
+         "--metric", ",".join(SLICE_METRICS))
+
+ENV_VARS = ("EBMBENCH_DISABLE_PLUGINS", "EBMBENCH_PLUGINS_DIR", "EBMBENCH_STRICT_PLUGINS")
+
+
+def invoke(*args: str, env: dict[str, str] | None = None):
+    """Run the CLI in-process (click's test runner); stderr is kept apart (click >= 8.2)."""
+    return CliRunner().invoke(cli, [str(a) for a in args], env=env)
+
+
+def assert_usage_error(result, *fragments: str) -> str:
+    """Exit code 2, exactly one line on stderr, no traceback; returns that line."""
+    assert result.exit_code == 2, (result.exit_code, result.output, result.exception)
+    # An exception that escaped the CLI's handler would show up here, not as text.
+    assert isinstance(result.exception, SystemExit), repr(result.exception)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr and "Traceback" not in result.stdout
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])
+    return lines[0]
+
+
+def only_run(out: Path) -> Path:
+    """The single run folder under OUT/runs."""
+    runs = sorted((Path(out) / "runs").iterdir())
+    assert len(runs) == 1, runs
+    return runs[0]
