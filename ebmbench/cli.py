@@ -63,6 +63,9 @@ class _Group(click.Group):
         except UsageError as exc:
             click.echo(f"ebmbench: error: {exc}", err=True)
             sys.exit(2)
+        except click.exceptions.NoArgsIsHelpError as exc:  # bare `ebmbench`: just the help
+            click.echo(exc.ctx.get_help())
+            sys.exit(0)
         except click.UsageError as exc:
             click.echo(f"ebmbench: error: {exc.format_message()}", err=True)
             sys.exit(2)
