@@ -239,3 +239,25 @@ def test_persistent_short_chains_converge_to_the_target(registry):
     assert torch.allclose(buf.y.mean(0), MU, atol=0.1)
     assert torch.allclose(torch.cov(buf.y.T), COV, atol=0.12)
     assert buf.mean_age == pytest.approx(60)
+
+
+@pytest.mark.parametrize("base", ["langevin", "mala"])
+def test_replay_sampler_matches_gaussian_moments(registry, base):
+    """Persistent chains: 6 rounds of 50 steps over a 4000-chain buffer, 2000 per round."""
+    y = run(registry, "replay", gaussian_energy(), base=base, size=4000, rounds=6, steps=50, step=0.02).samples
+    assert y.shape == (2000, 2)
+    assert torch.allclose(y.mean(0), MU, atol=0.08), y.mean(0)
+    assert torch.allclose(torch.cov(y.T), COV, atol=0.1), torch.cov(y.T)
+
+
+def test_replay_sampler_keeps_conditional_rows(registry):
+    """With conditions, chain i stays at row i: E(y | x) = |y - x|^2 / 2 pulls each to its x."""
+    x = torch.tensor([[-2.0, 0.0], [2.0, 1.0]]).repeat(500, 1)
+
+    def energy(y):
+        return 0.5 * (y - x).pow(2).sum(1)
+
+    energy.x = x
+    y = run(registry, "replay", energy, n=1000, rounds=4, steps=50, step=0.02).samples
+    assert torch.allclose((y - x).mean(0), torch.zeros(2), atol=0.1)
+    assert torch.allclose((y - x).var(0), torch.ones(2), atol=0.15)
