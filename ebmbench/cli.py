@@ -88,9 +88,12 @@ def cli():
 @cli.command("list")
 @click.argument("kind", required=False, type=click.Choice(KIND_NAMES))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
+@click.option("-l", "--long", "long_", is_flag=True, help="Also show parameters and the providing plugin.")
 @plugin_options
-def list_cmd(kind, as_json, **load):
-    """List registered tasks, models, methods, samplers and metrics."""
+def list_cmd(kind, as_json, long_, **load):
+    """List registered tasks, models, methods, samplers and metrics.
+
+    The source column is the paper or formula each entry follows."""
     registry = _load(**load)
     kinds = [kind] if kind else list(KIND_NAMES)
     data = {k: [registry.get(k, n).describe() for n in registry.names(k)] for k in kinds}
@@ -110,7 +113,10 @@ def list_cmd(kind, as_json, **load):
     }
     for k in kinds:
         table = Table(title=f"{k} ({len(data[k])})", title_justify="left")
-        for col in ("name", *columns[k], "params", "provider", "summary"):
+        # the source (paper) is what a reader of a benchmark table asks first; parameters
+        # and provider make the table too wide for a terminal, so they wait for --long
+        extra = ("params", "provider") if long_ else ()
+        for col in ("name", *columns[k], "source", *extra, "summary"):
             table.add_column(col, overflow="fold")
         for e in data[k]:
             vals = []
@@ -121,7 +127,9 @@ def list_cmd(kind, as_json, **load):
                 vals.append(", ".join(map(str, v)) if isinstance(v, list) else str(v))
             params = ", ".join(f"{p}={d['default']}" for p, d in e["params"].items())
             provider = f"{e['plugin']} ({e['dist'] or 'local'} {e['version'] or ''})".replace(" )", ")")
-            table.add_row(*(Text(str(v)) for v in (e["name"], *vals, params, provider, e["summary"])))
+            extra = (params, provider) if long_ else ()
+            cells = (e["name"], *vals, e.get("reference") or "", *extra, e["summary"])
+            table.add_row(*(Text(str(v)) for v in cells))
         console.print(table)
 
 

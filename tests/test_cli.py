@@ -179,6 +179,14 @@ def test_human_tables_render():
     assert "higher is better ↑" in metrics and "lower is better ↓" in metrics
 
 
+def test_list_methods_shows_family_and_source_and_long_adds_params():
+    short = invoke("list", "methods", env=WIDE).stdout
+    assert "source" in short and "Hinton 2002" in short and "contrastive" in short
+    assert "provider" not in short and "steps=20" not in short
+    long_ = invoke("list", "methods", "--long", env=WIDE).stdout
+    assert "provider" in long_ and "steps=20" in long_ and "Hinton 2002" in long_
+
+
 def test_version_and_help():
     r = invoke("--version")
     assert r.exit_code == 0 and ebmbench.__version__ in r.stdout
