@@ -130,3 +130,21 @@ def test_kmeans_method_trains_the_model_to_sklearns_optimum(registry):
     with torch.no_grad():
         assert float(model(y).double().sum()) == pytest.approx(sk.inertia_, rel=1e-4)
     # (a single k-means++ start may stop in a local optimum: only the fixed point is checked)
+
+
+def test_restarts_keep_the_lowest_inertia_start(registry):
+    """Best-of-R k-means++ starts: never worse than one start, and within 1 % of
+    scikit-learn's KMeans given the same number of starts."""
+    task = registry.make("tasks", "8gaussians")
+    data = task.make(get_profile("smoke"), make_generator(0))
+    y = data.train.y
+    inertia = {}
+    for restarts in (1, 6):
+        model = registry.make("models", "kmeans").build(task, data, make_generator(1))
+        ctx = TrainContext(registry, task, get_profile("smoke"), 2, "cpu")
+        registry.make("methods", "kmeans", restarts=restarts).train(model, data, ctx)
+        inertia[restarts] = float(torch.cdist(y, model.W.detach()).pow(2).min(1).values.sum())
+        assert ctx.curve and "restart_spread" in ctx.curve[0]
+    sk = SKKMeans(n_clusters=model.W.shape[0], n_init=6, random_state=0).fit(y.numpy())
+    assert inertia[6] <= inertia[1] * (1 + 1e-6)
+    assert inertia[6] <= sk.inertia_ * 1.01
