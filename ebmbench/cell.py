@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ebmbench.context import Diverged, EvalContext, TrainContext
-from ebmbench.profiles import get_profile
+from ebmbench.profiles import get_profile, probe_steps
 from ebmbench.registry import Registry, format_exception
 from ebmbench.seeding import derive_seed, make_generator
 
@@ -36,6 +36,7 @@ class CellSpec:
     profile: str
     device: str = "cpu"
     metrics: tuple[str, ...] = ()  # empty = every applicable metric
+    curve_metrics: tuple[str, ...] = ("nll_grid",)  # probed on the val split during training
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -112,6 +113,45 @@ def applicable_metrics(registry: Registry, task) -> list[str]:
     return [n for n in registry.names("metrics") if registry.get("metrics", n).cls().applies_to(task) is None]
 
 
+def training_probe(registry: Registry, spec: CellSpec, task, profile, data, model):
+    """Held-out metrics during training, as `val_<metric>` curve values, or None.
+
+    The metrics see the validation split in the role of the test split, so the test split
+    stays unseen until the end. The probe draws only from its own generators and restores
+    every module's train/eval mode, so training follows exactly the same path with it or
+    without it. A metric that fails or is non-finite here is left out of that point:
+    the final evaluation, not the probe, decides the cell's status.
+    """
+    import dataclasses
+
+    names = [n for n in spec.curve_metrics if registry.get("metrics", n).cls().applies_to(task) is None]
+    if not names or profile.curve_probes <= 0:
+        return None
+    metrics = [registry.make("metrics", n) for n in names]
+    val_as_test = dataclasses.replace(data, test=data.val)
+
+    def probe() -> dict[str, float]:
+        modes = [(m, m.training) for m in model.modules()]
+        model.eval()
+        ectx = EvalContext(registry, task, profile, derive_seed(spec.seed, "probe"), spec.device,
+                           model=model, data=val_as_test)
+        out = {}
+        try:
+            for metric in metrics:
+                try:
+                    v = float(metric.compute(ectx))
+                except Exception:  # noqa: BLE001 - a probe never decides the status
+                    continue
+                if math.isfinite(v):
+                    out[f"val_{metric.name}"] = v
+        finally:
+            for m, training in modes:
+                m.training = training
+        return out
+
+    return probe
+
+
 def run_cell(spec: CellSpec, registry: Registry) -> CellResult:
     import torch
 
@@ -129,10 +169,12 @@ def run_cell(spec: CellSpec, registry: Registry) -> CellResult:
     try:
         data = task.make(profile, make_generator(spec.data_seed)).to(spec.device)
         model = model_spec.build(task, data, make_generator(derive_seed(spec.seed, "init"))).to(spec.device)
+        tctx.probe = training_probe(registry, spec, task, profile, data, model)
+        tctx.probe_steps = probe_steps(profile)
         t0 = time.perf_counter()
         model.train()
         method.train(model, data, tctx)
-        result.train_time_s = time.perf_counter() - t0
+        result.train_time_s = time.perf_counter() - t0 - tctx.probe_time_s
         model.eval()
         model.requires_grad_(False)  # evaluation differentiates w.r.t. inputs only
         for p in model.parameters():

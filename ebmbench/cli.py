@@ -173,6 +173,9 @@ def _selections(values):
 @click.option("-m", "--model", "models", multiple=True, help='Model(s), e.g. "mlp[hidden=64]".')
 @click.option("-M", "--method", "methods", multiple=True, help='Method(s), e.g. "pcd[steps=20]"; a|b sweeps.')
 @click.option("--metric", "metrics", multiple=True, help="Only these metrics (default: all applicable).")
+@click.option("--curve-metric", "curve_metrics", default="nll_grid", show_default=True,
+              help="Metrics measured on the val split during training (the profile sets how often); "
+                   "comma-separated, or none.")
 @click.option("--seeds", type=click.IntRange(1, 1000), default=None, help="Repetitions (profile default).")
 @click.option("--seed", "base_seed", type=int, default=0, show_default=True, help="Base seed.")
 @click.option("--profile", default="quick", show_default=True,
@@ -190,7 +193,7 @@ def _selections(values):
               help="Statuses that make the exit code 1: any of error,diverged,timeout.")
 @click.option("--no-report", is_flag=True, help="Skip the report (figures, report.html) after the run.")
 @plugin_options
-def run_cmd(run_all, tasks, models, methods, metrics, seeds, base_seed, profile, timeout, out,
+def run_cmd(run_all, tasks, models, methods, metrics, curve_metrics, seeds, base_seed, profile, timeout, out,
             device, jobs, threads, fail_on, no_report, **load):
     """Run the benchmark grid: tasks x compatible (model, method) pairs x seeds."""
     from ebmbench.runner import STATUSES, RunConfig, execute, plan
@@ -204,11 +207,13 @@ def run_cmd(run_all, tasks, models, methods, metrics, seeds, base_seed, profile,
         raise UsageError("nothing selected: pass --all, or choose with -t/-m/-M")
     _check_device(device)
     metric_names = tuple(n.strip() for text in metrics for n in text.split(",") if n.strip())
+    curve_names = tuple(n.strip() for n in curve_metrics.split(",") if n.strip() not in ("", "none"))
     registry = _load(**load)
     if jobs is None:  # one single-threaded worker per core (a GPU is shared by one worker)
         jobs = 1 if device != "cpu" else max(1, min(os.cpu_count() or 1, 4))
     cfg = RunConfig(_selections(tasks), _selections(models), _selections(methods), seeds, base_seed,
-                    profile, timeout, device, Path(out), metric_names, jobs=jobs, threads=threads,
+                    profile, timeout, device, Path(out), metric_names, curve_metrics=curve_names, jobs=jobs,
+                    threads=threads,
                     argv=getattr(click.get_current_context().find_root().command, "invocation", sys.argv))
     cells = plan(registry, cfg)
     statuses: list[str] = []

@@ -69,12 +69,29 @@ class TrainContext(_Base):
 
     curve: list[dict[str, Any]] = field(default_factory=list)
     grad_evals: int = 0  # energy-gradient evaluations spent on sampling (a cost figure)
+    # core-owned probe: held-out metrics measured at the first log call at or after each
+    # step in probe_steps; its time is kept out of time_s and of the cell's train time
+    probe: Callable[[], dict[str, float]] | None = None
+    probe_steps: tuple[int, ...] = ()
+    probe_time_s: float = 0.0
+    _next_probe: int = 0
     _t0: float = field(default_factory=time.perf_counter)
 
     def log(self, step: int, **values: float) -> None:
         """Record one point of the training curve; non-finite values mean divergence."""
         clean = {k: float(v) for k, v in values.items()}
-        self.curve.append({"step": int(step), "time_s": time.perf_counter() - self._t0, **clean})
+        row = {"step": int(step), "time_s": time.perf_counter() - self._t0, **clean}
+        finite = all(math.isfinite(v) for v in clean.values())
+        if finite and self.probe is not None and self._next_probe < len(self.probe_steps) \
+                and step >= self.probe_steps[self._next_probe]:
+            t = time.perf_counter()
+            row.update(self.probe())
+            while self._next_probe < len(self.probe_steps) and step >= self.probe_steps[self._next_probe]:
+                self._next_probe += 1
+            spent = time.perf_counter() - t
+            self.probe_time_s += spent
+            self._t0 += spent
+        self.curve.append(row)  # kept even when non-finite: the report shows where it diverged
         _check_finite(f"step {step}", clean)
 
     def noise_gap(self, model, y: "torch.Tensor", x: "torch.Tensor | None" = None) -> float:

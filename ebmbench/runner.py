@@ -46,6 +46,7 @@ class RunConfig:
     device: str = "cpu"
     out: Path = Path("results")
     metrics: tuple[str, ...] = ()
+    curve_metrics: tuple[str, ...] = ("nll_grid",)  # probed on val during training (profile.curve_probes)
     jobs: int = 1  # worker processes running cells side by side
     threads: int = 1  # torch threads per worker (fixed, so numbers do not depend on jobs)
     argv: list[str] = field(default_factory=lambda: list(sys.argv))
@@ -77,7 +78,7 @@ def _resolve(registry: Registry, kind: str, selections: list[Selection] | None):
 def plan(registry: Registry, cfg: RunConfig) -> list[PlannedCell]:
     profile = get_profile(cfg.profile)
     seeds = cfg.seeds if cfg.seeds is not None else profile.seeds
-    for name in cfg.metrics:
+    for name in (*cfg.metrics, *cfg.curve_metrics):
         registry.get("metrics", name)
     tasks = _resolve(registry, "tasks", cfg.tasks)
     models = _resolve(registry, "models", cfg.models)
@@ -104,6 +105,7 @@ def plan(registry: Registry, cfg: RunConfig) -> list[PlannedCell]:
                                          method_entry.name, canonical(hparams), rep),
                         data_seed=derive_seed(cfg.base_seed, task.name, "data", rep),
                         profile=cfg.profile, device=cfg.device, metrics=tuple(cfg.metrics),
+                        curve_metrics=tuple(cfg.curve_metrics),
                     )
                     cells.append(PlannedCell(spec, m_label, h_label, reason))
     return cells

@@ -162,7 +162,9 @@ def _serve() -> None:
     for line in sys.stdin:
         spec = json.loads(line)
         try:
-            result = run_cell(CellSpec(**{**spec, "metrics": tuple(spec.get("metrics", ()))}), registry).to_json()
+            result = run_cell(CellSpec(**{**spec, "metrics": tuple(spec.get("metrics", ())),
+                                               "curve_metrics": tuple(spec.get("curve_metrics", ()))}),
+                              registry).to_json()
         except Exception as exc:  # e.g. a plugin whose constructor raises
             result = {"status": "error", "reason": f"{type(exc).__name__}: {exc}".splitlines()[0],
                       "traceback": format_exception(exc)}

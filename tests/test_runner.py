@@ -139,7 +139,7 @@ def test_incompatible_pair_is_skipped_with_reason(fault_run):
 def test_curves_keep_points_logged_before_divergence(fault_run):
     _, run_dir, _ = fault_run
     curves = pd.read_parquet(run_dir / "curves.parquet")
-    nan_curve = curves[curves["method"] == "fault_nan"]
+    nan_curve = curves[(curves["method"] == "fault_nan") & (curves["name"] == "loss")]
     assert nan_curve["step"].tolist() == [0, 1]
     assert nan_curve["value"].iloc[0] == 1.0 and math.isnan(nan_curve["value"].iloc[1])
     assert len(curves[curves["method"] == "kmeans"]) > 0

@@ -79,7 +79,7 @@ def _legend(fig, palette, labels, ncol=3):
 
 
 # --------------------------------------------------------------------- training curves
-CORE = ("loss", "energy_gap", "grad_norm")  # shown against step and wall time; the rest against step
+CORE = ("val_nll_grid", "loss", "energy_gap", "grad_norm")  # against step and wall time; the rest against step
 
 
 def _binned(curves):
