@@ -146,6 +146,15 @@ class Worker:
         self.close()
 
 
+def _warm_up(torch) -> None:
+    """The first optimiser step imports torch._dynamo and sympy (~1.4 s here): pay it
+    before "ready", so it lands on no cell's train time or curve."""
+    p = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.Adam([p])
+    (p * 2).sum().backward()
+    opt.step()
+
+
 def _serve() -> None:
     from ebmbench.cell import CellSpec, run_cell
     from ebmbench.registry import LoadConfig, format_exception, load_registry
@@ -157,6 +166,7 @@ def _serve() -> None:
     import torch  # every cell needs it; imported before "ready", not on a cell's clock
 
     torch.set_num_threads(int(os.environ.get(_THREADS_ENV, "1")))
+    _warm_up(torch)
 
     out.write(json.dumps({"ready": True}) + "\n")  # the parent starts the cell's clock now
     for line in sys.stdin:
