@@ -47,3 +47,14 @@ def only_run(out: Path) -> Path:
     runs = sorted((Path(out) / "runs").iterdir())
     assert len(runs) == 1, runs
     return runs[0]
+
+
+def fn_energy(fn):
+    """A model whose energy is fn(y) (x ignored): closed-form energies for metric tests."""
+    import torch
+
+    class FnEnergy(torch.nn.Module):
+        def forward(self, y, x=None):
+            return fn(y)
+
+    return FnEnergy()

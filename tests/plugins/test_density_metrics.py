@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+from support import fn_energy
 import torch
 
 import ebmbench
@@ -14,15 +15,6 @@ from ebmbench.profiles import get_profile
 from ebmbench_plugins.metrics import density as D
 from ebmbench_plugins.tasks.grid import grid_points
 from ebmbench_plugins.tasks.toy2d import EightGaussians
-
-
-class FnEnergy(torch.nn.Module):
-    def __init__(self, fn):
-        super().__init__()
-        self.fn = fn
-
-    def forward(self, y, x=None):
-        return self.fn(y)
 
 
 class Gauss(ebmbench.Task):
@@ -62,7 +54,7 @@ def metric(name, ctx):
 def test_nll_of_gaussian_energy_matches_closed_form():
     task = Gauss()
     mu, s = (-0.5, 0.4), 0.45  # the model: another Gaussian, energy without its constant
-    ctx = make_ctx(task, FnEnergy(lambda y: (y - torch.tensor(mu)).pow(2).sum(1) / (2 * s * s)))
+    ctx = make_ctx(task, fn_energy(lambda y: (y - torch.tensor(mu)).pow(2).sum(1) / (2 * s * s)))
     y = ctx.data.test.y.double()
     closed = float((-gauss_logpdf(y, mu, s)).mean())  # grid-free NLL of the test points
     assert metric("nll_grid", ctx) == pytest.approx(closed, abs=1e-4)
@@ -71,7 +63,7 @@ def test_nll_of_gaussian_energy_matches_closed_form():
 def test_kl_between_gaussians_matches_closed_form():
     task = Gauss()
     mu2, s2 = (-0.5, 0.4), 0.8
-    ctx = make_ctx(task, FnEnergy(lambda y: -gauss_logpdf(y, mu2, s2)))
+    ctx = make_ctx(task, fn_energy(lambda y: -gauss_logpdf(y, mu2, s2)))
     dmu2 = sum((a - b) ** 2 for a, b in zip(task.mu, mu2))
 
     def kl(m1, s1, m2, s2_):  # KL(N(m1, s1^2 I) || N(m2, s2^2 I)) in 2-D
@@ -83,7 +75,7 @@ def test_kl_between_gaussians_matches_closed_form():
 
 def test_kl_of_a_distribution_with_itself_is_zero_and_nll_is_exact():
     task = EightGaussians()
-    ctx = make_ctx(task, FnEnergy(lambda y: -task.log_density(y)))
+    ctx = make_ctx(task, fn_energy(lambda y: -task.log_density(y)))
     assert abs(metric("kl_pq_grid", ctx)) < 1e-8
     assert abs(metric("kl_qp_grid", ctx)) < 1e-8
     exact = float(-task.log_density(ctx.data.test.y.double()).mean())
@@ -95,7 +87,7 @@ def test_beta_cal_of_a_quadratic_energy_is_the_closed_form_mle():
     # NLL(beta) = beta*e + log int exp(-beta |y|^2 / c) = beta*e - log(beta) + const
     # (2-D), so the exact minimiser is beta = 1 / mean E(val), whatever c is.
     task = Gauss()
-    ctx = make_ctx(task, FnEnergy(lambda y: (y - torch.tensor(task.mu)).pow(2).sum(1) / 7.0))
+    ctx = make_ctx(task, fn_energy(lambda y: (y - torch.tensor(task.mu)).pow(2).sum(1) / 7.0))
     mle = 1.0 / float(ctx.energy(ctx.data.val.y).double().mean())
     assert metric("beta_cal", ctx) == pytest.approx(mle, rel=1e-4)
     assert metric("nll_grid_cal", ctx) <= metric("nll_grid", ctx)
@@ -104,7 +96,7 @@ def test_beta_cal_of_a_quadratic_energy_is_the_closed_form_mle():
 @pytest.mark.parametrize("beta0", [0.25, 4.0])
 def test_beta_cal_recovers_a_known_temperature(beta0):
     task = EightGaussians()
-    ctx = make_ctx(task, FnEnergy(lambda y: -task.log_density(y) / beta0), n=(100, 5000, 2000))
+    ctx = make_ctx(task, fn_energy(lambda y: -task.log_density(y) / beta0), n=(100, 5000, 2000))
     assert metric("beta_cal", ctx) == pytest.approx(beta0, rel=0.05)
     # at beta_cal the tempered model is the true law again
     assert metric("kl_pq_grid_cal", ctx) < 2e-3
@@ -147,7 +139,7 @@ def test_state_is_shared_and_energies_computed_once():
         calls.append(y.shape[0])
         return -task.log_density(y)
 
-    ctx = make_ctx(task, FnEnergy(energy))
+    ctx = make_ctx(task, fn_energy(energy))
     for name in ("nll_grid", "kl_pq_grid", "kl_qp_grid", "nll_grid_cal", "kl_pq_grid_cal", "beta_cal"):
         metric(name, ctx)
     n_grid = grid_points().shape[0]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
+from support import fn_energy
 import torch
 
 import ebmbench
@@ -12,15 +13,6 @@ from ebmbench.context import EvalContext
 from ebmbench.profiles import get_profile
 from ebmbench_plugins.metrics.fisher import FisherDivergence, fisher_divergence, score
 from ebmbench_plugins.tasks.toy2d import EightGaussians
-
-
-class FnEnergy(torch.nn.Module):
-    def __init__(self, fn):
-        super().__init__()
-        self.fn = fn
-
-    def forward(self, y, x=None):
-        return self.fn(y)
 
 
 class Gauss(ebmbench.Task):
@@ -46,17 +38,17 @@ def make_ctx(task, model, n=1000):
 
 def test_true_energy_has_zero_fisher_divergence():
     task = EightGaussians()
-    ctx = make_ctx(task, FnEnergy(lambda y: -task.log_density(y)))
+    ctx = make_ctx(task, fn_energy(lambda y: -task.log_density(y)))
     assert FisherDivergence().compute(ctx) == pytest.approx(0.0, abs=1e-10)
     # a wrong energy is not zero: the test can fail
-    assert FisherDivergence().compute(make_ctx(task, FnEnergy(lambda y: y.pow(2).sum(1)))) > 1.0
+    assert FisherDivergence().compute(make_ctx(task, fn_energy(lambda y: y.pow(2).sum(1)))) > 1.0
 
 
 def test_shifted_gaussian_matches_closed_form():
     # p = N(0, s^2 I), E = |y - mu|^2 / (2 s^2): grad log p + grad E = -mu / s^2 everywhere
     task = Gauss()
     mu = torch.tensor([0.4, -1.1], dtype=torch.float64)
-    ctx = make_ctx(task, FnEnergy(lambda y: (y - mu).pow(2).sum(1) / (2 * task.s**2)))
+    ctx = make_ctx(task, fn_energy(lambda y: (y - mu).pow(2).sum(1) / (2 * task.s**2)))
     closed = float(mu.pow(2).sum()) / task.s**4
     assert FisherDivergence().compute(ctx) == pytest.approx(closed, rel=1e-12)
 
@@ -65,7 +57,7 @@ def test_scaled_gaussian_matches_closed_form():
     # E = c |y|^2 / (2 s^2): difference (c - 1) y / s^2, so D = (c - 1)^2 E|y|^2 / s^4 over the test set
     task = Gauss()
     c = 2.5
-    ctx = make_ctx(task, FnEnergy(lambda y: c * y.pow(2).sum(1) / (2 * task.s**2)))
+    ctx = make_ctx(task, fn_energy(lambda y: c * y.pow(2).sum(1) / (2 * task.s**2)))
     y = ctx.data.test.y
     closed = float((c - 1) ** 2 * y.pow(2).sum(1).mean() / task.s**4)
     assert FisherDivergence().compute(ctx) == pytest.approx(closed, rel=1e-12)
