@@ -271,15 +271,17 @@ def _print_run(run_dir: Path) -> None:
 @click.option("--out", type=click.Path(file_okay=False), default="results", show_default=True,
               help="Results root the run lives under.")
 @click.option("-t", "--task", "only_task", default=None, help="Only this task.")
-@click.option("--metric", default=None, help="Pivot of this metric: methods x tasks.")
+@click.option("--metric", default=None, help="Pivot of this metric (or several, comma-separated): methods x tasks.")
 @click.option("--format", "fmt", default="table", show_default=True,
               type=click.Choice(["table", "md", "latex", "csv", "json"]), help="Output format.")
-def show_cmd(run, out, only_task, metric, fmt):
+@click.option("--digits", type=click.IntRange(1, 12), default=3, show_default=True,
+              help="Significant digits of the means in tables.")
+def show_cmd(run, out, only_task, metric, fmt, digits):
     """Print a run's tables (the latest run by default)."""
     from ebmbench.show import render_run
     from ebmbench.store import find_run
 
-    text = render_run(find_run(Path(out), run), only_task, metric, fmt, console=_console())
+    text = render_run(find_run(Path(out), run), only_task, metric, fmt, console=_console(), digits=digits)
     if text is not None:
         click.echo(text, nl=not text.endswith("\n"))
 

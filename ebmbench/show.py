@@ -40,8 +40,8 @@ def _fmt(v) -> str:
     return str(v)
 
 
-def _frames(df, meta, task, metric):
-    """(title, frame, show_index) pairs to render."""
+def _frames(df, meta, task, metric, digits=3):
+    """(title, frame, show_index) pairs to render; `metric` may name several, comma-separated."""
     directions = meta["metric_directions"]
     metrics = metric_columns(df, directions)
     tasks = sorted(df["task"].unique())
@@ -51,16 +51,19 @@ def _frames(df, meta, task, metric):
         df = df[df["task"] == task]
         tasks = [task]
     if metric is not None:
-        if metric not in metrics:
-            raise unknown_name("metrics", metric, metrics)
-        return [(f"{metric} — mean ± 95% CI over seeds", pivot(df, metric, directions), True)]
+        names = [m.strip() for m in metric.split(",") if m.strip()]
+        for name in names:
+            if name not in metrics:
+                raise unknown_name("metrics", name, metrics)
+        return [(f"{name} — mean ± 95% CI over seeds", pivot(df, name, directions, digits=digits), True)
+                for name in names]
     out = []
     for t in tasks:
         main = meta["main_metrics"].get(t) or (metrics[0] if metrics else "")
         if main not in metrics:
             main = metrics[0] if metrics else main
         out.append((f"{t} — ranked by {main} (mean ± 95% CI over seeds)",
-                    leaderboard(df, t, main, directions, metrics), False))
+                    leaderboard(df, t, main, directions, metrics, digits), False))
     rank_table = ranks(df, directions, meta["main_metrics"])
     if len(rank_table.columns) > 2:  # a cross-task ranking needs two tasks at least
         out.append(("rank by each task's main metric (1 = best)", rank_table.round(2), True))
@@ -68,7 +71,7 @@ def _frames(df, meta, task, metric):
 
 
 def render_run(run_dir: Path, task: str | None = None, metric: str | None = None,
-               fmt: str = "table", console=None) -> str | None:
+               fmt: str = "table", console=None, digits: int = 3) -> str | None:
     """Print (fmt=table, via `console`) or return the text of a run's tables."""
     meta = load_meta(run_dir)
     df = load_results(run_dir)
@@ -82,10 +85,11 @@ def render_run(run_dir: Path, task: str | None = None, metric: str | None = None
             return None
         return "" if fmt in ("csv", "json") else header + "\n"
     if fmt in ("csv", "json"):
+        names = [m.strip() for m in metric.split(",") if m.strip()] if metric else None
         long = aggregate(df if task is None else df[df["task"] == task],
-                         [metric] if metric else metric_columns(df, meta["metric_directions"]))
+                         names or metric_columns(df, meta["metric_directions"]))
         return long.to_csv(index=False) if fmt == "csv" else long.to_json(orient="records", indent=2)
-    frames = _frames(df, meta, task, metric)
+    frames = _frames(df, meta, task, metric, digits)
     if fmt == "table":
         from rich.text import Text
 

@@ -60,9 +60,13 @@ def format_cell(s: dict[str, Any] | Any, digits: int = 3) -> str:
     mean, lo, hi = s["mean"], s["ci_low"], s["ci_high"]
     if not math.isfinite(mean):
         return "—"
+    # '#' keeps trailing zeros, so a column of NLLs lines up (3.700 next to 3.549)
+    text = f"{mean:#.{digits}g}".rstrip(".")
+    if "e" not in text and "." in text and abs(mean) >= 10 ** digits:
+        text = text.rstrip("0").rstrip(".")
     if math.isfinite(lo):
-        return f"{mean:.{digits}g} ± {(hi - lo) / 2:.2g}"
-    return f"{mean:.{digits}g}"
+        return f"{text} ± {(hi - lo) / 2:.2g}"
+    return text
 
 
 def _header(metric: str, directions: dict[str, str]) -> str:
@@ -77,7 +81,8 @@ def skipped_pairs(df):
     return [(t, lab, first.loc[(t, lab)]) for t, lab in keys]
 
 
-def leaderboard(df, task: str, main_metric: str, directions: dict[str, str], metrics: list[str]):
+def leaderboard(df, task: str, main_metric: str, directions: dict[str, str], metrics: list[str],
+                digits: int = 3):
     """One task's table of display strings: one row per model/method that ran,
     ranked by the main metric; rows without a finished cell come last."""
     import pandas as pd
@@ -97,7 +102,7 @@ def leaderboard(df, task: str, main_metric: str, directions: dict[str, str], met
         row: dict[str, Any] = {"rank": str(rank) if lab in ranked else "", "model/method": lab}
         for m in shown:
             s = agg[(agg["label"] == lab) & (agg["metric"] == m)]
-            row[_header(m, directions)] = format_cell(s.iloc[0]) if len(s) else "—"
+            row[_header(m, directions)] = format_cell(s.iloc[0], digits) if len(s) else "—"
         done = cells[cells["status"] == "done"]
         row["train s"] = f"{done['train_time_s'].mean():.1f}" if len(done) else "—"
         row["status"] = ", ".join(f"{counts[k]} {k}" for k in counts.index)
@@ -106,7 +111,7 @@ def leaderboard(df, task: str, main_metric: str, directions: dict[str, str], met
     return pd.DataFrame(rows, columns=cols)
 
 
-def pivot(df, metric: str, directions: dict[str, str], numeric: bool = False):
+def pivot(df, metric: str, directions: dict[str, str], numeric: bool = False, digits: int = 3):
     """Methods x tasks for one metric: "mean ± CI" strings (or the means if numeric)."""
     agg = aggregate(df, [metric])
     if agg.empty:
@@ -115,7 +120,7 @@ def pivot(df, metric: str, directions: dict[str, str], numeric: bool = False):
         return pd.DataFrame()
     if numeric:
         return agg.pivot(index="label", columns="task", values="mean")
-    agg["cell"] = [format_cell(r) for _, r in agg.iterrows()]
+    agg["cell"] = [format_cell(r, digits) for _, r in agg.iterrows()]
     table = agg.pivot(index="label", columns="task", values="cell").fillna("—")
     table.index.name = f"{_header(metric, directions)} (model/method)"
     return table

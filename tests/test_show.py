@@ -61,6 +61,16 @@ def test_pivot_by_metric(run_root):
     assert "t1" in out and "t2" in out and "±" in out
 
 
+def test_several_metrics_and_digits(run_root):
+    out = invoke("show", "--out", str(run_root), "--metric", "nll,acc", "--format", "md", "--digits", "5").output
+    assert "### nll" in out and "### acc" in out
+    # t1 a/x[k=1]: mean of 1.0 and 1.5 = 1.25 -> five significant digits with trailing zeros
+    assert "1.2500 ±" in out and "0.60000 ±" in out
+    assert "1.25 ±" in invoke("show", "--out", str(run_root), "--metric", "nll", "--format", "md").output
+    r = invoke("show", "--out", str(run_root), "--digits", "0")
+    assert r.exit_code == 2
+
+
 def test_bad_metric_task_and_run_are_one_line_usage_errors(run_root):
     for args in (["--metric", "nl"], ["-t", "t3"], ["nope"]):
         r = invoke("show", "--out", str(run_root), *args)

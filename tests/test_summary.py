@@ -75,7 +75,17 @@ def test_ranks_and_mean_rank():
 def test_pivot_and_skipped():
     p = pivot(frame(), "nll", DIRECTIONS)
     assert p.shape == (3, 2)
-    assert p.loc["m3", "b"] == "9 ± 0"  # three identical seeds: a zero-width CI
+    assert p.loc["m3", "b"] == "9.00 ± 0"  # three identical seeds: a zero-width CI
     assert "±" in p.loc["m1", "a"]
     assert skipped_pairs(frame()) == [("a", "m4", "incompatible")]
     assert format_cell({"mean": float("nan"), "ci_low": 0, "ci_high": 0}) == "—"
+
+
+@pytest.mark.parametrize(("mean", "digits", "text"), [
+    (3.7, 4, "3.700"), (3.54871, 4, "3.549"), (2.8728, 3, "2.87"), (1234.0, 4, "1234"), (0.000123456, 3, "0.000123"),
+    (1.5e7, 3, "1.50e+07"),
+])
+def test_format_cell_keeps_significant_digits(mean, digits, text):
+    nan = float("nan")
+    assert format_cell({"mean": mean, "ci_low": nan, "ci_high": nan}, digits) == text
+    assert format_cell({"mean": mean, "ci_low": mean - 1, "ci_high": mean + 1}, digits) == f"{text} ± 1"
