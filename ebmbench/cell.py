@@ -113,7 +113,7 @@ def applicable_metrics(registry: Registry, task) -> list[str]:
     return [n for n in registry.names("metrics") if registry.get("metrics", n).cls().applies_to(task) is None]
 
 
-def training_probe(registry: Registry, spec: CellSpec, task, profile, data, model):
+def training_probe(registry: Registry, spec: CellSpec, task, profile, data, model, method):
     """Held-out metrics during training, as `val_<metric>` curve values, or None.
 
     The metrics see the validation split in the role of the test split, so the test split
@@ -129,18 +129,23 @@ def training_probe(registry: Registry, spec: CellSpec, task, profile, data, mode
         return None
     metrics = [registry.make("metrics", n) for n in names]
     val_as_test = dataclasses.replace(data, test=data.val)
+    failed: set[str] = set()
 
     def probe() -> dict[str, float]:
         modes = [(m, m.training) for m in model.modules()]
         model.eval()
         ectx = EvalContext(registry, task, profile, derive_seed(spec.seed, "probe"), spec.device,
-                           model=model, data=val_as_test)
+                           model=model, data=val_as_test, method=method)
         out = {}
         try:
             for metric in metrics:
                 try:
                     v = float(metric.compute(ectx))
-                except Exception:  # noqa: BLE001 - a probe never decides the status
+                except Exception as exc:  # noqa: BLE001 - a probe never decides the status
+                    if metric.name not in failed:  # once per metric, into worker.log
+                        failed.add(metric.name)
+                        print(f"curve probe {metric.name} of cell {spec.cell_id} failed: "
+                              f"{type(exc).__name__}: {exc}", file=sys.stderr)
                     continue
                 if math.isfinite(v):
                     out[f"val_{metric.name}"] = v
@@ -169,7 +174,7 @@ def run_cell(spec: CellSpec, registry: Registry) -> CellResult:
     try:
         data = task.make(profile, make_generator(spec.data_seed)).to(spec.device)
         model = model_spec.build(task, data, make_generator(derive_seed(spec.seed, "init"))).to(spec.device)
-        tctx.probe = training_probe(registry, spec, task, profile, data, model)
+        tctx.probe = training_probe(registry, spec, task, profile, data, model, method)
         tctx.probe_steps = probe_steps(profile)
         t0 = time.perf_counter()
         model.train()

@@ -107,6 +107,27 @@ def test_probe_changes_neither_training_nor_final_metrics(registry):
     assert not any("val_nll_grid" in row for row in without.curve)
 
 
+def test_sample_based_probe_metrics_work_and_leave_training_alone(registry):
+    """mmd2 needs the method's sampler: the probe has it, and its draws come from the
+    probe's own generators, so training is unchanged."""
+    with_probe = run_cell(spec("pcd", curve_metrics=("mmd2",)), registry)
+    without = run_cell(spec("pcd", curve_metrics=()), registry)
+    values = [row["val_mmd2"] for row in with_probe.curve if "val_mmd2" in row]
+    assert len(values) == PROFILES["smoke"].curve_probes and all(np.isfinite(values))
+    assert with_probe.metrics["mmd2"] == without.metrics["mmd2"]
+    assert with_probe.metrics["nll_grid"] == without.metrics["nll_grid"]
+
+
+def test_a_failing_probe_metric_is_reported_once_and_skipped(registry, capsys, monkeypatch):
+    from ebmbench_plugins.metrics.density import NLLGrid
+
+    monkeypatch.setattr(NLLGrid, "compute", lambda self, ctx: 1 / 0)
+    result = run_cell(spec("log_only", curve_metrics=("nll_grid",)), registry)
+    assert not any("val_nll_grid" in row for row in result.curve)
+    err = capsys.readouterr().err
+    assert err.count("curve probe nll_grid of cell c failed: ZeroDivisionError") == 1
+
+
 def test_probe_skips_tasks_the_metric_does_not_apply_to(registry):
     result = run_cell(spec("dsm", task="horn"), registry)  # conditional: no grid NLL
     assert result.status == "done", result.reason
