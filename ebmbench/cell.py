@@ -117,9 +117,9 @@ def training_probe(registry: Registry, spec: CellSpec, task, profile, data, mode
     """Held-out metrics during training, as `val_<metric>` curve values, or None.
 
     The metrics see the validation split in the role of the test split, so the test split
-    stays unseen until the end. The probe draws only from its own generators and restores
-    every module's train/eval mode, so training follows exactly the same path with it or
-    without it. A metric that fails or is non-finite here is left out of that point:
+    stays unseen until the end. The probe draws only from its own generators, restores
+    every module's train/eval mode and leaves parameter gradients alone, so training
+    follows exactly the same path with it or without it. A metric that fails or is non-finite here is left out of that point:
     the final evaluation, not the probe, decides the cell's status.
     """
     import dataclasses
@@ -133,7 +133,11 @@ def training_probe(registry: Registry, spec: CellSpec, task, profile, data, mode
 
     def probe() -> dict[str, float]:
         modes = [(m, m.training) for m in model.modules()]
+        # inference metrics call backward(): with the parameters frozen, nothing reaches
+        # the .grad a method may be about to step on
+        flags = [(p, p.requires_grad) for p in model.parameters()]
         model.eval()
+        model.requires_grad_(False)
         ectx = EvalContext(registry, task, profile, derive_seed(spec.seed, "probe"), spec.device,
                            model=model, data=val_as_test, method=method)
         out = {}
@@ -152,6 +156,8 @@ def training_probe(registry: Registry, spec: CellSpec, task, profile, data, mode
         finally:
             for m, training in modes:
                 m.training = training
+            for p, flag in flags:
+                p.requires_grad_(flag)
         return out
 
     return probe

@@ -118,6 +118,29 @@ def test_sample_based_probe_metrics_work_and_leave_training_alone(registry):
     assert with_probe.metrics["nll_grid"] == without.metrics["nll_grid"]
 
 
+def test_probe_leaves_modes_requires_grad_and_gradients_alone(registry):
+    """An inference metric descends with backward(): the probe must not add to the
+    parameters' .grad (a method may step on it next) nor change modes or flags."""
+    from ebmbench.cell import training_probe
+
+    task = registry.make("tasks", "8gaussians")
+    data = task.make(PROFILES["smoke"], make_generator(7))
+    model = registry.make("models", "mlp").build(task, data, make_generator(1))
+    params = list(model.parameters())
+    for i, p in enumerate(params):
+        p.grad = torch.full_like(p, float(i))
+    params[0].requires_grad_(False)  # a frozen part stays frozen
+    model.train()
+    probe = training_probe(registry, spec("exact_ml", curve_metrics=("completion", "nll_grid")), task,
+                           PROFILES["smoke"], data, model, registry.make("methods", "exact_ml"))
+    out = probe()
+    assert set(out) == {"val_completion", "val_nll_grid"}
+    assert model.training and all(m.training for m in model.modules())
+    assert [p.requires_grad for p in params] == [False] + [True] * (len(params) - 1)
+    for i, p in enumerate(params):
+        assert torch.equal(p.grad, torch.full_like(p, float(i)))
+
+
 def test_a_failing_probe_metric_is_reported_once_and_skipped(registry, capsys, monkeypatch):
     from ebmbench_plugins.metrics.density import NLLGrid
 
