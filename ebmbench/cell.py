@@ -119,12 +119,14 @@ def training_probe(registry: Registry, spec: CellSpec, task, profile, data, mode
     The metrics see the validation split in the role of the test split, so the test split
     stays unseen until the end. The probe draws only from its own generators, restores
     every module's train/eval mode and leaves parameter gradients alone, so training
-    follows exactly the same path with it or without it. A metric that fails or is non-finite here is left out of that point:
-    the final evaluation, not the probe, decides the cell's status.
+    follows exactly the same path with it or without it. A metric that fails or is
+    non-finite here is left out of that point: the final evaluation, not the probe,
+    decides the cell's status.
     """
     import dataclasses
 
-    names = [n for n in spec.curve_metrics if registry.get("metrics", n).cls().applies_to(task) is None]
+    applicable = applicable_metrics(registry, task)
+    names = [n for n in spec.curve_metrics if n in applicable]
     if not names or profile.curve_probes <= 0:
         return None
     metrics = [registry.make("metrics", n) for n in names]

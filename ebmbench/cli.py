@@ -159,6 +159,11 @@ def plugins_cmd(as_json, **load):
 
 
 # -------------------------------------------------------------------------- run
+def _names(*texts: str) -> tuple[str, ...]:
+    """Names from comma-separated and/or repeated option values."""
+    return tuple(n.strip() for text in texts for n in text.split(",") if n.strip())
+
+
 def _selections(values):
     from ebmbench.params import parse_selection, split_selections
 
@@ -206,8 +211,8 @@ def run_cmd(run_all, tasks, models, methods, metrics, curve_metrics, seeds, base
     if not (run_all or tasks or models or methods):
         raise UsageError("nothing selected: pass --all, or choose with -t/-m/-M")
     _check_device(device)
-    metric_names = tuple(n.strip() for text in metrics for n in text.split(",") if n.strip())
-    curve_names = tuple(n.strip() for n in curve_metrics.split(",") if n.strip() not in ("", "none"))
+    metric_names = _names(*metrics)
+    curve_names = tuple(n for n in _names(curve_metrics) if n != "none")
     registry = _load(**load)
     if jobs is None:  # one single-threaded worker per core (a GPU is shared by one worker)
         jobs = 1 if device != "cpu" else max(1, min(os.cpu_count() or 1, 4))

@@ -81,18 +81,16 @@ class TrainContext(_Base):
         """Record one point of the training curve; non-finite values mean divergence."""
         clean = {k: float(v) for k, v in values.items()}
         row = {"step": int(step), "time_s": time.perf_counter() - self._t0, **clean}
-        finite = all(math.isfinite(v) for v in clean.values())
-        if finite and self.probe is not None and self._next_probe < len(self.probe_steps) \
-                and step >= self.probe_steps[self._next_probe]:
+        self.curve.append(row)  # kept even when non-finite: the report shows where it diverged
+        _check_finite(f"step {step}", clean)
+        due = [s for s in self.probe_steps[self._next_probe:] if s <= step]
+        if self.probe is not None and due:
             t = time.perf_counter()
             row.update(self.probe())
-            while self._next_probe < len(self.probe_steps) and step >= self.probe_steps[self._next_probe]:
-                self._next_probe += 1
+            self._next_probe += len(due)  # probes a method's logging skipped over are not replayed
             spent = time.perf_counter() - t
             self.probe_time_s += spent
             self._t0 += spent
-        self.curve.append(row)  # kept even when non-finite: the report shows where it diverged
-        _check_finite(f"step {step}", clean)
 
     def noise_gap(self, model, y: "torch.Tensor", x: "torch.Tensor | None" = None) -> float:
         """Mean energy of uniform noise on the domain minus mean energy of (x, y): a

@@ -40,21 +40,30 @@ def _fmt(v) -> str:
     return str(v)
 
 
+def _metric_names(metric: str | None, df, meta) -> list[str] | None:
+    """The metrics named by --metric (comma-separated), each checked, or None for all."""
+    if metric is None:
+        return None
+    known = metric_columns(df, meta["metric_directions"])
+    names = [m.strip() for m in metric.split(",") if m.strip()]
+    for name in names:
+        if name not in known:
+            raise unknown_name("metrics", name, known)
+    return names
+
+
 def _frames(df, meta, task, metric, digits=3):
     """(title, frame, show_index) pairs to render; `metric` may name several, comma-separated."""
     directions = meta["metric_directions"]
     metrics = metric_columns(df, directions)
+    names = _metric_names(metric, df, meta)
     tasks = sorted(df["task"].unique())
     if task is not None:
         if task not in tasks:
             raise unknown_name("tasks", task, tasks)
         df = df[df["task"] == task]
         tasks = [task]
-    if metric is not None:
-        names = [m.strip() for m in metric.split(",") if m.strip()]
-        for name in names:
-            if name not in metrics:
-                raise unknown_name("metrics", name, metrics)
+    if names is not None:
         return [(f"{name} — mean ± 95% CI over seeds", pivot(df, name, directions, digits=digits), True)
                 for name in names]
     out = []
@@ -85,9 +94,8 @@ def render_run(run_dir: Path, task: str | None = None, metric: str | None = None
             return None
         return "" if fmt in ("csv", "json") else header + "\n"
     if fmt in ("csv", "json"):
-        names = [m.strip() for m in metric.split(",") if m.strip()] if metric else None
         long = aggregate(df if task is None else df[df["task"] == task],
-                         names or metric_columns(df, meta["metric_directions"]))
+                         _metric_names(metric, df, meta) or metric_columns(df, meta["metric_directions"]))
         return long.to_csv(index=False) if fmt == "csv" else long.to_json(orient="records", indent=2)
     frames = _frames(df, meta, task, metric, digits)
     if fmt == "table":

@@ -61,9 +61,7 @@ def format_cell(s: dict[str, Any] | Any, digits: int = 3) -> str:
     if not math.isfinite(mean):
         return "—"
     # '#' keeps trailing zeros, so a column of NLLs lines up (3.700 next to 3.549)
-    text = f"{mean:#.{digits}g}".rstrip(".")
-    if "e" not in text and "." in text and abs(mean) >= 10 ** digits:
-        text = text.rstrip("0").rstrip(".")
+    text = f"{mean:#.{digits}g}".rstrip(".")  # '#' leaves "1234." for a whole number
     if math.isfinite(lo):
         return f"{text} ± {(hi - lo) / 2:.2g}"
     return text

@@ -82,3 +82,10 @@ def test_bad_metric_task_and_run_are_one_line_usage_errors(run_root):
 def test_no_runs(tmp_path):
     r = invoke("show", "--out", str(tmp_path))
     assert r.exit_code == 2 and "ebmbench run --all" in r.stderr
+
+
+def test_unknown_metric_is_a_usage_error_in_every_format(run_root):
+    for fmt in ("table", "md", "csv", "json"):
+        r = invoke("show", "--out", str(run_root), "--metric", "nll,nope", "--format", fmt)
+        assert r.exit_code == 2, (fmt, r.output)
+        assert "nope" in r.output
