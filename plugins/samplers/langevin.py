@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 
-from ebmbench_plugins.samplers._base import COMMON_PARAMS, GradientSampler, clip_rows_
+from ebmbench_plugins.samplers._base import COMMON_PARAMS, GradientSampler, clip_rows_, energy_and_grad
 
 import ebmbench
 from ebmbench.lazy import lazy_import
@@ -172,11 +172,8 @@ class GradientDescent(GradientSampler):
             if self.p["schedule"] == "cosine":
                 lr = 0.5 * base * (1 + math.cos(math.pi * t / max(1, steps)))
             with torch.enable_grad():
-                e = energy(y)
-                (grad,) = torch.autograd.grad(e, y, grad_outputs=torch.ones_like(e))
+                _, grad = energy_and_grad(energy, y, clip)
             with torch.no_grad():
-                if clip > 0:
-                    clip_rows_(grad, clip)
                 if adam:
                     m.mul_(b1).add_(grad, alpha=1 - b1)
                     v.mul_(b2).addcmul_(grad, grad, value=1 - b2)
