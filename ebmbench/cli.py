@@ -15,11 +15,12 @@ from pathlib import Path
 import click
 
 from ebmbench._version import __version__
+from ebmbench.config import apply_config
 from ebmbench.errors import UsageError
 
 __all__ = ["cli", "main"]
 
-KIND_NAMES = ("tasks", "models", "methods", "samplers", "metrics")
+KIND_NAMES = ("tasks", "models", "methods", "samplers", "metrics", "executors")
 
 
 def _console(stderr: bool = False):
@@ -110,6 +111,7 @@ def list_cmd(kind, as_json, long_, **load):
         "methods": ("family", "model_families", "task_kinds"),
         "samplers": (),
         "metrics": ("direction", "task_kinds", "requires"),
+        "executors": (),
     }
     for k in kinds:
         table = Table(title=f"{k} ({len(data[k])})", title_justify="left")
@@ -173,6 +175,9 @@ def _selections(values):
 
 
 @cli.command("run")
+@click.option("--config", type=click.Path(dir_okay=False), is_eager=True, expose_value=False, callback=apply_config,
+              help="TOML file of option defaults (top-level keys or a [tool.ebmbench] table); [tool.ebmbench] in "
+                   "./pyproject.toml is read too. Flags given on the command line win.")
 @click.option("--all", "run_all", is_flag=True, help="Every registered task, model and method.")
 @click.option("-t", "--task", "tasks", multiple=True, help="Task name(s); comma-separated or repeated.")
 @click.option("-m", "--model", "models", multiple=True, help='Model(s), e.g. "mlp[hidden=64]".')
@@ -186,71 +191,151 @@ def _selections(values):
 @click.option("--profile", default="quick", show_default=True,
               type=click.Choice(["smoke", "quick", "full"]), help="Budget profile.")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="Seconds per cell; a cell over it is killed and marked timeout.")
+              help="Seconds per cell; a cell over it is killed (with what it started) and marked timeout.")
+@click.option("--max-memory", "max_memory", type=click.FloatRange(min=0, min_open=True), default=None,
+              metavar="GB", help="Resident memory per cell; a cell over it is killed and marked error.")
+@click.option("--startup-timeout", type=click.FloatRange(min=0, min_open=True), default=120, show_default=True,
+              help="Seconds a worker may take to start (imports, plugin loading) before its cell errs.")
 @click.option("--out", type=click.Path(file_okay=False), default="results", show_default=True,
               help="Results root; runs go to OUT/runs/<run_id>/.")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
+@click.option("--executor", default="process", show_default=True,
+              help="Where cells run: process (isolated workers), serial (main process, for debugging), dask.")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="--executor dask: an existing cluster's scheduler (tcp://HOST:PORT); also EBMBENCH_DASK_SCHEDULER.")
 @click.option("-j", "--jobs", type=click.IntRange(1, 256), default=None,
-              help="Cells run side by side in worker processes (default: cores, at most 4; 1 on cuda).")
+              help="Cells side by side (default: cores, at most 4; 1 on cuda).")
 @click.option("--threads", type=click.IntRange(1, 256), default=1, show_default=True,
-              help="torch threads per worker; results are reproducible for a fixed value.")
+              help="torch threads per cell; results are reproducible for a fixed value.")
+@click.option("--force", is_flag=True, help="Recompute cells whose results are already stored under --out.")
+@click.option("--resume", default=None, is_flag=False, flag_value="", metavar="[RUN_ID]",
+              help="Continue an interrupted run in place (the latest when no id is given).")
+@click.option("--pdb", is_flag=True, help="With --executor serial: the debugger on a failing cell.")
 @click.option("--fail-on", default="error", show_default=True,
               help="Statuses that make the exit code 1: any of error,diverged,timeout.")
 @click.option("--no-report", is_flag=True, help="Skip the report (figures, report.html) after the run.")
 @plugin_options
-def run_cmd(run_all, tasks, models, methods, metrics, curve_metrics, seeds, base_seed, profile, timeout, out,
-            device, jobs, threads, fail_on, no_report, **load):
-    """Run the benchmark grid: tasks x compatible (model, method) pairs x seeds."""
-    from ebmbench.runner import STATUSES, RunConfig, execute, plan
+@click.pass_context
+def run_cmd(ctx, run_all, tasks, models, methods, metrics, curve_metrics, seeds, base_seed, profile, timeout,
+            max_memory, startup_timeout, out, device, executor, scheduler, jobs, threads, force, resume, pdb, fail_on,
+            no_report, **load):
+    """Run the benchmark grid: tasks x compatible (model, method) pairs x seeds.
+
+    Cells already computed under --out with the same code, parameters and seeds are
+    reused (see --force); --resume continues an interrupted run."""
+    from ebmbench.execution.plan import RunConfig, plan, selections_from_json
+    from ebmbench.results.runs import find_run, load_meta
+    from ebmbench.results.schema import FAILED_STATUSES
+    from ebmbench.runner import mark_dead_runs
 
     # `error` (a plugin bug) always fails the command; --fail-on adds result statuses.
     fail_statuses = {"error"} | {s.strip() for s in fail_on.split(",") if s.strip()}
-    bad = fail_statuses - set(STATUSES[2:])
+    bad = fail_statuses - set(FAILED_STATUSES)
     if bad:
         raise UsageError(f"--fail-on accepts error, diverged, timeout; got {', '.join(sorted(bad))}")
-    if not (run_all or tasks or models or methods):
+    if pdb and executor != "serial":
+        raise UsageError("--pdb needs --executor serial (a debugger cannot reach a worker process)")
+    grid_options = ("run_all", "tasks", "models", "methods", "metrics", "curve_metrics", "seeds", "base_seed",
+                    "profile", "device", "threads")
+    if resume is not None:
+        given = [p for p in grid_options if ctx.get_parameter_source(p) == click.core.ParameterSource.COMMANDLINE]
+        if given:
+            raise UsageError(f"--resume continues the run's own grid; drop {', '.join(_option(ctx, p) for p in given)}")
+    elif not (run_all or tasks or models or methods):
         raise UsageError("nothing selected: pass --all, or choose with -t/-m/-M")
     _check_device(device)
-    metric_names = _names(*metrics)
-    curve_names = tuple(n for n in _names(curve_metrics) if n != "none")
     registry = _load(**load)
+    registry.get("executors", executor)
+    warn = _warner()
+    resume_dir = None
+    if resume is not None:
+        resume_dir = find_run(Path(out), resume or None, warn)
+        grid = load_meta(resume_dir).get("grid")
+        if not grid:
+            raise UsageError(f"run {resume_dir.name} was written by an older ebmbench and cannot be resumed")
+        tasks_sel, models_sel, methods_sel = (selections_from_json(grid[k]) for k in ("tasks", "models", "methods"))
+        seeds, base_seed, profile, device = grid["seeds"], grid["base_seed"], grid["profile"], grid["device"]
+        metric_names, curve_names, threads = tuple(grid["metrics"]), tuple(grid["curve_metrics"]), grid["threads"]
+    else:
+        tasks_sel, models_sel, methods_sel = _selections(tasks), _selections(models), _selections(methods)
+        metric_names = _names(*metrics)
+        curve_names = tuple(n for n in _names(curve_metrics) if n != "none")
     if jobs is None:  # one single-threaded worker per core (a GPU is shared by one worker)
         jobs = 1 if device != "cpu" else max(1, min(os.cpu_count() or 1, 4))
-    cfg = RunConfig(_selections(tasks), _selections(models), _selections(methods), seeds, base_seed,
-                    profile, timeout, device, Path(out), metric_names, curve_metrics=curve_names, jobs=jobs,
-                    threads=threads,
-                    argv=getattr(click.get_current_context().find_root().command, "invocation", sys.argv))
+    cfg = RunConfig(tasks_sel, models_sel, methods_sel, seeds, base_seed, profile, timeout, device, Path(out),
+                    metric_names, curve_metrics=curve_names, jobs=jobs, threads=threads, executor=executor,
+                    max_memory_gb=max_memory, startup_timeout=startup_timeout, scheduler=scheduler, force=force,
+                    pdb=pdb, argv=getattr(ctx.find_root().command, "invocation", sys.argv))
     cells = plan(registry, cfg)
-    statuses: list[str] = []
-    store_ref = {}
+    mark_dead_runs(Path(out), warn)
+    outcome = _run_with_progress(registry, cfg, cells, resume_dir, warn)
+    store = outcome.store
+    _print_run(store.dir)
+    reused = f" ({outcome.n_cached} reused from earlier runs)" if outcome.n_cached else ""
+    _console().print(f"results: {store.dir}{reused}")
+    if not no_report:
+        _report_after_run(store.dir, _console())
+    failing = [s for s in outcome.statuses if s in fail_statuses]
+    sys.exit(1 if failing else 0)
+
+
+def _option(ctx, name: str) -> str:
+    param = next(p for p in ctx.command.params if p.name == name)
+    return max(param.opts, key=len)
+
+
+def _warner():
+    return lambda msg: click.echo(f"ebmbench: warning: {msg}", err=True)
+
+
+def _run_with_progress(registry, cfg, cells, resume_dir, warn):
+    """execute() under a progress bar; interrupts and failed writes end in one line."""
     from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    console = _console()
+    from ebmbench.results.store import StoreError
+    from ebmbench.runner import RunInterrupted, execute
+
     progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                        TimeElapsedColumn(), TextColumn("{task.fields[last]}"), console=console,
-                        transient=False)
+                        TimeElapsedColumn(), TextColumn("{task.fields[last]}"), console=_console(), transient=False)
+    state: dict = {}
+
+    def on_start(store, n_compute):
+        state["store"] = store
+        runnable = sum(c.skip_reason is None for c in cells)
+        state["bar"] = progress.add_task("cells", total=runnable, last="")
+
+    def on_cell(row):
+        if row["status"] != "skipped" and "bar" in state:
+            last = escape(f"{row['task']} {row['label']} #{row['rep']}: {row['status']}")
+            progress.update(state["bar"], advance=1, last=last)
+
     try:
         with progress:
-            bar = progress.add_task("cells", total=len(cells), last="")
+            return execute(registry, cfg, cells, resume=resume_dir, on_start=on_start, on_cell=on_cell, warn=warn)
+    except (KeyboardInterrupt, RunInterrupted) as exc:
+        code = exc.exit_code if isinstance(exc, RunInterrupted) else 130
+        store = state.get("store")
+        if store is None:
+            click.echo("interrupted before the run started", err=True)
+            sys.exit(code)
+        click.echo(f"interrupted ({signal_name(code)}); finished cells are kept in {store.dir}; "
+                   f"`ebmbench run --resume {store.run_id}` continues it, `ebmbench report {store.run_id}` "
+                   f"reports it", err=True)
+        sys.exit(code)
+    except StoreError as exc:
+        store = state.get("store")
+        if store is None:  # the results root itself is unusable: bad input
+            raise UsageError(f"--out: {exc}") from None
+        click.echo(f"ebmbench: error: {exc}; run {store.run_id} is marked failed, rows already written are kept",
+                   err=True)
+        sys.exit(1)
 
-            def on_cell(row):
-                statuses.append(row["status"])
-                last = escape(f"{row['task']} {row['label']} #{row['rep']}: {row['status']}")
-                progress.update(bar, advance=1, last=last)
 
-            execute(registry, cfg, cells, on_start=lambda s: store_ref.setdefault("store", s), on_cell=on_cell)
-    except KeyboardInterrupt:
-        where = store_ref.get("store")
-        click.echo(f"interrupted; finished cells are kept in {where.dir if where else out}", err=True)
-        sys.exit(130)
-    store = store_ref["store"]
-    _print_run(store.dir)
-    console.print(f"results: {store.dir}")
-    if not no_report:
-        _report_after_run(store.dir, console)
-    failing = [s for s in statuses if s in fail_statuses]
-    sys.exit(1 if failing else 0)
+def signal_name(code: int) -> str:
+    import signal
+
+    return signal.Signals(code - 128).name if code > 128 else "interrupted"
 
 
 def _check_device(device: str) -> None:
@@ -283,10 +368,10 @@ def _print_run(run_dir: Path) -> None:
               help="Significant digits of the means in tables.")
 def show_cmd(run, out, only_task, metric, fmt, digits):
     """Print a run's tables (the latest run by default)."""
+    from ebmbench.results.runs import find_run
     from ebmbench.show import render_run
-    from ebmbench.store import find_run
 
-    text = render_run(find_run(Path(out), run), only_task, metric, fmt, console=_console(), digits=digits)
+    text = render_run(find_run(Path(out), run, _warner()), only_task, metric, fmt, console=_console(), digits=digits)
     if text is not None:
         click.echo(text, nl=not text.endswith("\n"))
 
@@ -309,9 +394,10 @@ def _report_after_run(run_dir: Path, console) -> None:
 def report_cmd(run, root, output, fmt):
     """Write a run's report: figures, tables and report.html (the latest run by default)."""
     from ebmbench.report import build_report
-    from ebmbench.store import find_run
+    from ebmbench.results.runs import find_run
 
-    result = build_report(find_run(Path(root), run), output, formats=("md",) if fmt == "md" else ("html", "md"))
+    formats = ("md",) if fmt == "md" else ("html", "md")
+    result = build_report(find_run(Path(root), run, _warner()), output, formats=formats)
     for problem in result.problems:
         click.echo(f"report: a figure failed: {problem.splitlines()[0]}", err=True)
     if fmt == "md":

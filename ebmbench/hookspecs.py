@@ -2,8 +2,8 @@
 
 A plugin module implements any of these with `@ebmbench.hookimpl` and calls
 `register(SomeClass)` once per entry; the core validates the class, records its
-provider and source hash, and rejects duplicate names. Executors and report
-sections will get hooks of the same shape.
+provider and source hash, and rejects duplicate names. Executors (where cells run)
+are registered the same way as the science.
 """
 
 import pluggy
@@ -40,10 +40,16 @@ def ebmbench_register_metrics(register):
     """Register Metric subclasses."""
 
 
+@hookspec
+def ebmbench_register_executors(register):
+    """Register Executor subclasses (where and how cells run: `--executor NAME`)."""
+
+
 KIND_OF_HOOK = {
     "ebmbench_register_tasks": "tasks",
     "ebmbench_register_models": "models",
     "ebmbench_register_methods": "methods",
     "ebmbench_register_samplers": "samplers",
     "ebmbench_register_metrics": "metrics",
+    "ebmbench_register_executors": "executors",
 }

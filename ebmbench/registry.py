@@ -25,18 +25,23 @@ from typing import Any
 import pluggy
 
 from ebmbench import hookspecs
-from ebmbench.contracts import KINDS, Component, Method, Metric, Task
+from ebmbench.contracts import KINDS as SCIENCE_KINDS
+from ebmbench.contracts import Component, Method, Metric, Task
+from ebmbench.executor_api import Executor
 from ebmbench.errors import PluginLoadError, unknown_name
 
-__all__ = ["LoadConfig", "PluginInfo", "Entry", "Registry", "load_registry"]
+__all__ = ["LoadConfig", "PluginInfo", "Entry", "Registry", "load_registry", "KINDS", "source_hash", "source_modules"]
+
+KINDS = {**SCIENCE_KINDS, "executors": Executor}
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.+-]*$")
 TASK_KINDS = {"unconditional", "conditional"}
 # Result columns owned by the core; a metric may not shadow them.
+# (ebmbench.results.schema.ResultRow's fields; a test keeps the two in step)
 RESERVED = {
-    "run_id", "cell_id", "task", "model", "method", "model_params", "method_params",
-    "label", "rep", "seed", "data_seed", "status", "reason", "traceback",
-    "train_time_s", "eval_time_s", "peak_mem_mb", "grad_evals", "device", "wall_time_s",
+    "run_id", "cell_id", "cell_key", "cached_from", "task", "model", "method", "model_params",
+    "method_params", "label", "rep", "seed", "data_seed", "profile", "device", "status", "reason",
+    "traceback", "train_time_s", "eval_time_s", "peak_mem_mb", "grad_evals", "wall_time_s",
 }
 
 
@@ -110,13 +115,56 @@ class Entry:
         return info
 
 
+def _dependency_modules(module: types.ModuleType) -> list[types.ModuleType]:
+    """`module` and every module of the same top-level package it reaches through its
+    globals (imported modules, functions, classes), transitively: the plugin's own
+    helper modules, whose edits change its numbers as much as edits of its own file."""
+    top = module.__name__.split(".")[0]
+    seen: dict[str, types.ModuleType] = {}
+    stack = [module]
+    while stack:
+        mod = stack.pop()
+        if mod.__name__ in seen:
+            continue
+        seen[mod.__name__] = mod
+        for value in list(vars(mod).values()):
+            # type() only, never isinstance() or attribute access on an unknown value: a
+            # lazily imported module (ebmbench.lazy) would import itself when touched
+            kind = type(value)
+            if kind is types.ModuleType:
+                name = value.__name__
+            elif kind is types.FunctionType or issubclass(kind, type):
+                name = getattr(value, "__module__", None)
+            else:
+                continue
+            if name and name.split(".")[0] == top and name not in seen and name in sys.modules:
+                stack.append(sys.modules[name])
+    return [seen[n] for n in sorted(seen)]
+
+
+def source_modules(obj: Any) -> list[types.ModuleType]:
+    """The modules whose source decides `obj`'s behaviour: its own and its package helpers."""
+    module = sys.modules.get(getattr(obj, "__module__", ""))
+    return [m for m in _dependency_modules(module) if getattr(m, "__file__", None)] if module else []
+
+
 def source_hash(obj: Any) -> str:
-    """sha256 of the file that defines `obj` (its helpers change behaviour too)."""
-    try:
-        data = Path(inspect.getfile(obj)).read_bytes()
-    except (TypeError, OSError):
-        data = inspect.getsource(obj).encode() if not isinstance(obj, type) else obj.__qualname__.encode()
-    return hashlib.sha256(data).hexdigest()[:16]
+    """sha256 over (module name, NUL, source bytes) of `source_modules(obj)`, sorted by
+    name. It is part of every cell key (the cache) and of each run's provenance, so
+    editing the plugin's file or a helper module it uses invalidates exactly its cells."""
+    digest = hashlib.sha256()
+    modules = source_modules(obj)
+    for m in modules:
+        try:
+            digest.update(m.__name__.encode() + b"\0" + Path(m.__file__).read_bytes())
+        except OSError:
+            digest.update(m.__name__.encode())
+    if not modules:
+        try:
+            digest.update(inspect.getsource(obj).encode())
+        except (TypeError, OSError):
+            digest.update(getattr(obj, "__qualname__", repr(obj)).encode())
+    return digest.hexdigest()[:16]
 
 
 def _validate(kind: str, cls: Any) -> str:

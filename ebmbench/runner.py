@@ -1,145 +1,99 @@
-"""Expand the grid (tasks x compatible (model, method) pairs x seeds) and run it.
+"""Run a planned grid: reuse what is stored, hand the rest to an executor, store each
+cell as it finishes, and end the run cleanly whatever happens.
 
-Everything the user selected is validated before the first cell starts, so a typo
-costs nothing. Cells run one after another in an isolated worker process; each
-finished cell is written to the store at once.
+The runner only schedules and stores; where and how a cell runs is the executor's
+business (ebmbench.executor_api). Order of work:
+
+1. a cell already in the run being resumed is kept; a `done` cell whose key is
+   stored under `--out` by an earlier run is copied from it (row, curve, arrays, and
+   `cached_from` naming that run) unless `--force`;
+2. the other cells go to the executor; each result is written at once (O(1) part
+   files), so nothing finished is lost;
+3. SIGINT and SIGTERM stop the executor (and every process it started), mark the run
+   `interrupted` and exit 130 / 143; a failed write marks it `failed` with the reason.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import platform
-import select
+import signal
 import subprocess
 import sys
-import time
-from dataclasses import dataclass, field
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
 from ebmbench._version import __version__
-from ebmbench.cell import CellSpec
-from ebmbench.errors import UsageError
-from ebmbench.params import Selection, canonical, label, validate_params
+from ebmbench.execution.plan import PlannedCell, RunConfig
+from ebmbench.executor_api import CellResult, ExecutorSettings
+from ebmbench.params import canonical
 from ebmbench.profiles import get_profile
 from ebmbench.registry import Registry
-from ebmbench.seeding import derive_seed
-from ebmbench.store import RunStore, new_run_id
-from ebmbench.worker import CellTimeout, Worker, WorkerDied
+from ebmbench.results.runs import index_done_cells, list_runs, load_meta, process_identity, read_curves, read_results
+from ebmbench.results.schema import SCHEMA_VERSION, ResultRow, RunStatus
+from ebmbench.results.store import RunStore, StoreError, new_run_id, write_json
 
-__all__ = ["RunConfig", "PlannedCell", "plan", "execute", "STATUSES"]
-
-STATUSES = ("done", "skipped", "error", "diverged", "timeout")
+__all__ = ["RunInterrupted", "RunOutcome", "execute", "mark_dead_runs", "run_meta"]
 
 
-@dataclass
-class RunConfig:
-    tasks: list[Selection] | None = None  # None = every registered one
-    models: list[Selection] | None = None
-    methods: list[Selection] | None = None
-    seeds: int | None = None  # None = the profile's default
-    base_seed: int = 0
-    profile: str = "quick"
-    timeout: float | None = None
-    device: str = "cpu"
-    out: Path = Path("results")
-    metrics: tuple[str, ...] = ()
-    curve_metrics: tuple[str, ...] = ("nll_grid",)  # probed on val during training (profile.curve_probes)
-    jobs: int = 1  # worker processes running cells side by side
-    threads: int = 1  # torch threads per worker (fixed, so numbers do not depend on jobs)
-    argv: list[str] = field(default_factory=lambda: list(sys.argv))
+class RunInterrupted(BaseException):
+    """SIGTERM (or SIGINT) arrived: stop everything, keep what finished."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.exit_code = 128 + signum
 
 
 @dataclass
-class PlannedCell:
-    spec: CellSpec
-    model_label: str
-    method_label: str
-    skip_reason: str | None = None
-
-    @property
-    def label(self) -> str:
-        return f"{self.model_label}/{self.method_label}"
-
-
-def _resolve(registry: Registry, kind: str, selections: list[Selection] | None):
-    """(entry, typed params) for each selection; every name and value is checked."""
-    if selections is None:
-        return [(registry.get(kind, n), {}) for n in registry.names(kind)]
-    out = []
-    for sel in selections:
-        entry = registry.get(kind, sel.name)
-        out.append((entry, validate_params(entry, sel.params)))
-    return out
-
-
-def plan(registry: Registry, cfg: RunConfig) -> list[PlannedCell]:
-    profile = get_profile(cfg.profile)
-    seeds = cfg.seeds if cfg.seeds is not None else profile.seeds
-    for name in (*cfg.metrics, *cfg.curve_metrics):
-        registry.get("metrics", name)
-    tasks = _resolve(registry, "tasks", cfg.tasks)
-    models = _resolve(registry, "models", cfg.models)
-    methods = _resolve(registry, "methods", cfg.methods)
-    if not (tasks and models and methods):
-        raise UsageError("nothing to run: no tasks, models or methods are registered")
-    cells = []
-    for task_entry, _ in tasks:
-        task = task_entry.make()
-        for model_entry, mparams in models:
-            model = model_entry.make(**mparams)
-            for method_entry, hparams in methods:
-                method = method_entry.make(**hparams)
-                reason = model.compatible(task) or method.compatible(model, task)
-                m_label, h_label = label(model_entry.name, mparams), label(method_entry.name, hparams)
-                # an incompatible pair is recorded once, not once per seed
-                for rep in range(1 if reason else seeds):
-                    key = (cfg.base_seed, task.name, m_label, h_label, rep)
-                    spec = CellSpec(
-                        cell_id=hashlib.sha256(repr(key).encode()).hexdigest()[:12],
-                        task=task.name, model=model_entry.name, model_params=mparams,
-                        method=method_entry.name, method_params=hparams, rep=rep,
-                        seed=derive_seed(cfg.base_seed, task.name, model_entry.name, canonical(mparams),
-                                         method_entry.name, canonical(hparams), rep),
-                        data_seed=derive_seed(cfg.base_seed, task.name, "data", rep),
-                        profile=cfg.profile, device=cfg.device, metrics=tuple(cfg.metrics),
-                        curve_metrics=tuple(cfg.curve_metrics),
-                    )
-                    cells.append(PlannedCell(spec, m_label, h_label, reason))
-    return cells
+class RunOutcome:
+    store: RunStore
+    statuses: list[str] = field(default_factory=list)
+    n_cached: int = 0  # copied from earlier runs
+    n_kept: int = 0  # already in the resumed run
+    n_run: int = 0  # computed now
+    status: RunStatus = RunStatus.RUNNING
 
 
 def _git_commit(path: Path) -> str | None:
     try:
-        out = subprocess.run(["git", "-C", str(path), "rev-parse", "HEAD"], capture_output=True,
-                             text=True, timeout=5)
+        out = subprocess.run(["git", "-C", str(path), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
         return out.stdout.strip() or None if out.returncode == 0 else None
     except (OSError, subprocess.SubprocessError):
         return None
 
 
 def run_meta(registry: Registry, cfg: RunConfig, run_id: str, n_cells: int) -> dict[str, Any]:
-    import torch
+    import importlib.metadata
 
+    try:
+        torch_version = importlib.metadata.version("torch")
+    except importlib.metadata.PackageNotFoundError:
+        torch_version = None
     return {
         "run_id": run_id,
+        "schema_version": SCHEMA_VERSION,
         "ebmbench_version": __version__,
-        "status": "running",
+        "status": str(RunStatus.RUNNING),
         "started": datetime.now(timezone.utc).isoformat(),
         "ended": None,
+        **process_identity(),  # lets a later command tell a killed run from a running one
         "command": cfg.argv,
+        "grid": cfg.grid_json(),  # what --resume re-plans
         "profile": get_profile(cfg.profile).to_json(),
         "seeds": cfg.seeds,
         "base_seed": cfg.base_seed,
         "timeout_s": cfg.timeout,
+        "max_memory_gb": cfg.max_memory_gb,
         "device": cfg.device,
+        "executor": cfg.executor,
         "n_cells": n_cells,
         "git_commit": _git_commit(Path.cwd()),
         "ebmbench_git_commit": _git_commit(Path(__file__).resolve().parent),
         "python": sys.version.split()[0],
-        "torch": torch.__version__,
+        "torch": torch_version,
         "platform": platform.platform(),
         "machine": platform.machine(),
         "cpu_count": os.cpu_count(),
@@ -151,83 +105,158 @@ def run_meta(registry: Registry, cfg: RunConfig, run_id: str, n_cells: int) -> d
     }
 
 
-def _row(run_id: str, cell: PlannedCell, result: dict[str, Any]) -> dict[str, Any]:
+def mark_dead_runs(root: Path, warn: Callable[[str], None]) -> None:
+    """Record as `interrupted` every run whose process died without saying so (SIGKILL)."""
+    for run_dir in list_runs(root):
+        meta = load_meta(run_dir)
+        if meta.get("stale"):
+            raw = {**meta, "status": str(RunStatus.INTERRUPTED), "interrupted_because": meta.pop("stale")}
+            try:
+                write_json(run_dir / "run.json", raw)
+            except StoreError:
+                pass  # reported as interrupted all the same; nothing to lose
+            warn(f"run {run_dir.name} was interrupted ({raw['interrupted_because']}); "
+                 f"`ebmbench run --resume {run_dir.name}` continues it")
+
+
+def _record(run_id: str, cell: PlannedCell, result: CellResult) -> dict[str, Any]:
     s = cell.spec
-    row = {
-        "run_id": run_id, "cell_id": s.cell_id, "task": s.task, "model": cell.model_label,
-        "method": cell.method_label, "label": cell.label, "model_params": canonical(s.model_params),
-        "method_params": canonical(s.method_params), "rep": s.rep, "seed": s.seed,
-        "data_seed": s.data_seed, "device": s.device, "status": result["status"],
-        "reason": result.get("reason"), "traceback": result.get("traceback"),
-        "train_time_s": result.get("train_time_s"), "eval_time_s": result.get("eval_time_s"),
-        "peak_mem_mb": result.get("peak_mem_mb"), "grad_evals": result.get("grad_evals"),
-    }
-    row.update(result.get("metrics") or {})
-    return row
+    return ResultRow(
+        run_id=run_id, cell_id=s.cell_id, cell_key=s.cell_key, task=s.task, model=cell.model_label,
+        method=cell.method_label, label=cell.label, model_params=canonical(s.model_params),
+        method_params=canonical(s.method_params), rep=s.rep, seed=s.seed, data_seed=s.data_seed,
+        profile=s.profile, device=s.device, status=str(result.status), reason=result.reason,
+        traceback=result.traceback, train_time_s=result.train_time_s, eval_time_s=result.eval_time_s,
+        peak_mem_mb=result.peak_mem_mb, grad_evals=result.grad_evals, wall_time_s=result.wall_time_s,
+        metrics=dict(result.metrics or {}),
+    ).to_record()
 
 
-def execute(registry: Registry, cfg: RunConfig, cells: list[PlannedCell],
-            on_start: Callable[[RunStore], None] | None = None,
-            on_cell: Callable[[dict[str, Any]], None] | None = None) -> RunStore:
-    """Run every planned cell on `cfg.jobs` workers; each finished cell is stored at
-    once and handed to `on_cell`. Returns the store."""
-    run_id = new_run_id()
-    store = RunStore(cfg.out, run_id, run_meta(registry, cfg, run_id, len(cells)))
-    if on_start:
-        on_start(store)
+def _copy_cached(store: RunStore, cells: list[PlannedCell], sources: dict[str, Path], on_row) -> int:
+    """Copy the rows, curves and arrays of reused cells from the runs that computed them."""
+    by_run: dict[Path, list[PlannedCell]] = {}
+    for cell in cells:
+        if cell.spec.cell_key in sources:
+            by_run.setdefault(sources[cell.spec.cell_key], []).append(cell)
+    for run_dir, group in by_run.items():
+        rows = read_results(run_dir).set_index("cell_key")
+        curves = read_curves(run_dir)
+        for cell in group:
+            src = rows.loc[cell.spec.cell_key].to_dict()
+            record = {**src, "cell_key": cell.spec.cell_key, "run_id": store.run_id,
+                      "cached_from": src.get("cached_from") or src["run_id"]}
+            # labels are display names: take this run's, the key guarantees the same cell
+            record.update(model=cell.model_label, method=cell.method_label, label=cell.label)
+            curve = curves[curves["cell_id"] == record["cell_id"]].assign(run_id=store.run_id)
+            store.copy_artifacts(run_dir, record["cell_id"])
+            store.add_record(record, curve)
+            on_row(record)
+    return sum(len(g) for g in by_run.values())
 
-    def finish(cell: PlannedCell, result: dict[str, Any], t0: float) -> None:
-        row = _row(run_id, cell, result)
-        row["wall_time_s"] = time.perf_counter() - t0
-        store.add(row, result.get("curve") or [], flush=row["status"] != "skipped")
-        store.add_artifacts(row["cell_id"], result.get("artifacts"))
+
+def execute(registry: Registry, cfg: RunConfig, cells: list[PlannedCell], *,
+            resume: Path | None = None,
+            on_start: Callable[[RunStore, int], None] | None = None,
+            on_cell: Callable[[dict[str, Any]], None] | None = None,
+            warn: Callable[[str], None] = lambda msg: print(msg, file=sys.stderr)) -> RunOutcome:
+    """Run `cells`; `on_start(store, n_to_compute)` and `on_cell(row)` feed the progress display.
+
+    Raises RunInterrupted (signals), KeyboardInterrupt, or StoreError (a failed write)
+    after recording the run's end; every finished cell is stored by then."""
+    if resume is not None:
+        meta = {**load_meta(resume), **process_identity(), "status": str(RunStatus.RUNNING), "ended": None}
+        meta.setdefault("resumed", []).append(datetime.now(timezone.utc).isoformat())
+        store = RunStore.reopen(resume, meta)
+        present = read_results(resume, columns=["cell_key"])
+        kept = set(present["cell_key"]) if "cell_key" in present else set()
+    else:
+        run_id = new_run_id()
+        store = RunStore.create(cfg.out, run_id, run_meta(registry, cfg, run_id, len(cells)))
+        kept = set()
+    outcome = RunOutcome(store, n_kept=sum(c.spec.cell_key in kept for c in cells))
+    todo = [c for c in cells if c.spec.cell_key not in kept]
+
+    def stored(row: dict[str, Any]) -> None:
+        outcome.statuses.append(row["status"])
         if on_cell:
             on_cell(row)
 
-    status = "interrupted"
-    with open(store.dir / "worker.log", "ab") as log:
-        workers = [Worker(registry.config, log, cfg.threads) for _ in range(max(1, cfg.jobs))]
+    previous = {s: signal.getsignal(s) for s in (signal.SIGTERM,)}
+    executor = None
+    try:
+        if threading_is_main():  # SIGTERM (timeout, CI cancel, docker stop, Slurm) as an interrupt
+            signal.signal(signal.SIGTERM, _raise_interrupted)
+        store.add_skipped([_record(store.run_id, c, CellResult("skipped", c.skip_reason))
+                           for c in todo if c.skip_reason])
+        runnable = [c for c in todo if not c.skip_reason]
+        sources = {} if cfg.force else index_done_cells(cfg.out, {c.spec.cell_key for c in runnable}, warn,
+                                                        exclude=store.dir)
+        to_compute = [c for c in runnable if c.spec.cell_key not in sources]
+        if on_start:
+            on_start(store, len(to_compute))
+        outcome.n_cached = _copy_cached(store, runnable, sources, stored)
+        if to_compute:
+            executor = registry.make("executors", cfg.executor)
+            executor.start(ExecutorSettings(
+                jobs=cfg.jobs, threads=cfg.threads, timeout=cfg.timeout, max_memory_gb=cfg.max_memory_gb,
+                startup_timeout=cfg.startup_timeout, load_config=asdict(registry.config),
+                log_path=str(store.dir / "worker.log"), scheduler=cfg.scheduler, pdb=cfg.pdb, registry=registry))
+            pending: dict[Future, PlannedCell] = {}
+            for cell in to_compute:
+                pending[executor.submit(cell.spec)] = cell
+            while pending:
+                # a bounded wait keeps the main thread responsive to signals
+                done, _ = wait(list(pending), timeout=0.5, return_when=FIRST_COMPLETED)
+                for future in done:
+                    cell = pending.pop(future)
+                    if future.cancelled():
+                        continue
+                    row = _record(store.run_id, cell, future.result())
+                    store.add(row, future.result().curve, future.result().artifacts)
+                    outcome.n_run += 1
+                    stored(row)
+        outcome.status = RunStatus.FINISHED
+    except StoreError as exc:
+        outcome.status = RunStatus.FAILED
+        _finish(store, executor, outcome.status, str(exc))
+        raise
+    except (KeyboardInterrupt, RunInterrupted):
+        outcome.status = RunStatus.INTERRUPTED
+        _finish(store, executor, outcome.status)
+        raise
+    finally:
+        for s, handler in previous.items():
+            if threading_is_main():
+                signal.signal(s, handler)
+    _finish(store, executor, outcome.status)
+    return outcome
+
+
+def _finish(store: RunStore, executor, status: RunStatus, reason: str | None = None) -> None:
+    # Ignore further signals while stopping workers and compacting: a second Ctrl-C
+    # must not leave the run half-written.
+    masked = threading_is_main()
+    if masked:
+        old = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        if executor is not None:
+            executor.shutdown(cancel=status != RunStatus.FINISHED)
         try:
-            _schedule(cells, workers, cfg.timeout, finish)
-            status = "finished"
-        finally:
-            for w in workers:
-                w.close()
-            store.flush()
-            store.meta.update(status=status, ended=datetime.now(timezone.utc).isoformat())
-            store.write_meta()
-    return store
+            store.finish(status, reason)
+        except StoreError:
+            if status != RunStatus.FAILED:
+                raise
+    finally:
+        if masked:
+            for s, handler in old.items():
+                signal.signal(s, handler)
 
 
-def _schedule(cells, workers, timeout, finish) -> None:
-    """Keep every worker busy; a worker whose cell overruns `timeout` is killed."""
-    queue = list(reversed(cells))
-    busy: dict[Worker, tuple[PlannedCell, float]] = {}
-    while queue or busy:
-        for w in workers:
-            while w not in busy and queue:
-                cell, t0 = queue.pop(), time.perf_counter()
-                if cell.skip_reason:
-                    finish(cell, {"status": "skipped", "reason": cell.skip_reason}, t0)
-                    continue
-                try:
-                    w.submit(cell.spec.to_json(), timeout)
-                    busy[w] = (cell, t0)
-                except WorkerDied as exc:
-                    finish(cell, {"status": "error", "reason": str(exc)}, t0)
-        if not busy:
-            continue
-        deadlines = [w.deadline for w in busy if w.deadline is not None]
-        wait = max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
-        ready, _, _ = select.select(list(busy), [], [], wait)
-        for w in list(busy):
-            cell, t0 = busy[w]
-            try:
-                result = w.poll() if w in ready else (w.kill_expired() if w.expired() else None)
-            except CellTimeout as exc:
-                result = {"status": "timeout", "reason": str(exc)}
-            except WorkerDied as exc:
-                result = {"status": "error", "reason": str(exc)}
-            if result is not None:
-                del busy[w]
-                finish(cell, result, t0)
+def _raise_interrupted(signum, frame) -> None:
+    raise RunInterrupted(signum)
+
+
+def threading_is_main() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ebmbench.errors import UsageError, unknown_name
-from ebmbench.store import load_meta, load_results
+from ebmbench.results.runs import load_meta, load_results
 from ebmbench.summary import aggregate, leaderboard, metric_columns, pivot, ranks, skipped_pairs
 
 __all__ = ["FORMATS", "render_run", "rich_table"]

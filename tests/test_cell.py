@@ -1,4 +1,4 @@
-"""The training probe of a cell (ebmbench/cell.py, ebmbench/context.py): held-out
+"""The training probe of a cell (ebmbench/execution/cell.py, ebmbench/context.py): held-out
 metrics on the training curve, checked against a direct computation, and shown not to
 change training or the final numbers."""
 
@@ -14,7 +14,8 @@ from scipy.special import logsumexp
 from support import SMOKE, assert_usage_error, invoke, only_run
 
 import ebmbench
-from ebmbench.cell import CellSpec, run_cell
+from ebmbench.execution.cell import run_cell
+from ebmbench.executor_api import CellSpec
 from ebmbench.profiles import PROFILES, Profile, probe_steps
 from ebmbench.registry import LoadConfig, load_registry
 from ebmbench.seeding import make_generator
@@ -121,7 +122,7 @@ def test_sample_based_probe_metrics_work_and_leave_training_alone(registry):
 def test_probe_leaves_modes_requires_grad_and_gradients_alone(registry):
     """An inference metric descends with backward(): the probe must not add to the
     parameters' .grad (a method may step on it next) nor change modes or flags."""
-    from ebmbench.cell import training_probe
+    from ebmbench.execution.cell import training_probe
 
     task = registry.make("tasks", "8gaussians")
     data = task.make(PROFILES["smoke"], make_generator(7))

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from support import SLICE_METRICS, SMOKE, invoke, only_run
 
-from ebmbench.store import load_meta, load_results
+from ebmbench.results.runs import load_meta, load_results
 
 IDENTITY = ["task", "model", "method", "rep", "seed", "data_seed", "cell_id"]
 

@@ -5,6 +5,7 @@ found through entry points, broken plugins, strict mode, duplicates, blocking, p
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 import json
 import sys
 import textwrap
@@ -152,10 +153,11 @@ def test_third_party_distribution_is_discovered_and_usable(thirdparty):
     entry = reg.get("tasks", "tp_normal")
     assert (entry.plugin, entry.dist, entry.version) == ("thirdparty", "thirdparty_ebm", "1.0")
     source = (thirdparty / "thirdparty_ebm" / "__init__.py").read_bytes()
-    assert entry.source_hash == hashlib.sha256(source).hexdigest()[:16]
+    assert entry.source_hash == hashlib.sha256(b"thirdparty_ebm\0" + source).hexdigest()[:16]
 
     # Usable: the runner plans and runs a real cell on the third-party task.
-    from ebmbench.cell import CellSpec, run_cell
+    from ebmbench.execution.cell import run_cell
+    from ebmbench.executor_api import CellSpec
 
     spec = CellSpec(cell_id="c0", task="tp_normal", model="kmeans", model_params={"k": 4}, method="kmeans",
                     method_params={}, rep=0, seed=1, data_seed=2, profile="smoke",
@@ -382,11 +384,18 @@ def test_every_entry_has_provenance():
             if e["plugin"] != "local_plugin":
                 assert e["dist"] == "ebmbench" and e["version"] == ebmbench.__version__
     assert n >= 13
-    # the hash is of the defining file
+    # the hash covers the defining file and the helper modules of its package it uses
+    from ebmbench.registry import source_modules
     from ebmbench_plugins.methods import pcd
 
-    with open(pcd.__file__, "rb") as fh:
-        assert prov["entries"]["methods"]["pcd"]["source_hash"] == hashlib.sha256(fh.read()).hexdigest()[:16]
+    modules = source_modules(pcd.PCD)
+    names = [m.__name__ for m in modules]
+    assert "ebmbench_plugins.methods.pcd" in names and "ebmbench_plugins.methods._contrastive" in names
+    assert all(n.startswith("ebmbench_plugins.") for n in names)  # never torch or the core
+    digest = hashlib.sha256()
+    for m in modules:
+        digest.update(m.__name__.encode() + b"\0" + Path(m.__file__).read_bytes())
+    assert prov["entries"]["methods"]["pcd"]["source_hash"] == digest.hexdigest()[:16]
 
 
 def test_source_hash_follows_the_file(tmp_path):

@@ -1,5 +1,5 @@
 """The runner: grid planning, cell isolation and statuses, exit codes (ebmbench/runner.py,
-ebmbench/worker.py, ebmbench/cell.py).
+ebmbench/execution/)..
 
 Fault methods live in tests/fixtures/faults/faults.py and are loaded with
 --plugins-dir, so the worker process imports them exactly as a user's would.
@@ -15,8 +15,8 @@ from support import FAULTS_DIR, invoke, only_run
 
 from ebmbench.params import parse_selection
 from ebmbench.registry import LoadConfig, load_registry
-from ebmbench.runner import RunConfig, plan
-from ebmbench.store import load_results
+from ebmbench.execution.plan import RunConfig, plan
+from ebmbench.results.runs import load_results
 
 FAST_METRICS = ("--metric", "energy_gap,auroc_noise")
 # One worker: fewer processes to start on a busy machine, and the hang is followed on a fresh one.
@@ -170,7 +170,7 @@ def test_worker_start_is_not_on_the_cells_clock(tmp_path):
     r = invoke("run", *BASE, "-M", "fault_nan", "--timeout", "1", "--plugins-dir", slow, "--out", tmp_path / "out")
     df = load_results(only_run(tmp_path / "out"))
     assert df["status"].tolist() == ["diverged"], df["reason"].tolist()
-    assert df["wall_time_s"].iloc[0] > 1.5  # the start did happen inside the run
+    assert df["wall_time_s"].iloc[0] < 1.5  # the worker's start-up is not the cell's time
     assert r.exit_code == 0
 
 

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from ebmbench.cli import cli
-from ebmbench.store import RunStore
+from ebmbench.results.store import RunStore
 
 
 @pytest.fixture
@@ -16,7 +16,7 @@ def run_root(tmp_path):
     meta = {"run_id": "20260101-000000-abcd", "status": "finished", "n_cells": 5,
             "profile": {"name": "smoke"}, "metric_directions": {"nll": "lower", "acc": "higher"},
             "main_metrics": {"t1": "nll", "t2": "acc"}}
-    store = RunStore(tmp_path, meta["run_id"], meta)
+    store = RunStore.create(tmp_path, meta["run_id"], meta)
     values = {("t1", "a/x[k=1]"): [1.0, 1.5], ("t1", "b/y"): [0.5, 0.7], ("t2", "a/x[k=1]"): [0.9, 0.8]}
     for (task, label), vs in values.items():
         for rep, v in enumerate(vs):

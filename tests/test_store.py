@@ -1,5 +1,5 @@
 """The results store: files, columns and run.json of a real run; incremental atomic
-writes; run lookup (ebmbench/store.py)."""
+writes; run lookup (ebmbench/results/)."""
 
 from __future__ import annotations
 
@@ -18,11 +18,12 @@ import ebmbench
 from support import SLICE_METRICS
 from ebmbench.errors import UsageError
 from ebmbench.registry import LoadConfig, load_registry
-from ebmbench.store import RunStore, find_run, load_curves, load_meta, load_results
+from ebmbench.results.runs import find_run, load_curves, load_meta, load_results
+from ebmbench.results.store import RunStore, StoreError
 
 RESULT_COLUMNS = {"run_id", "cell_id", "task", "model", "method", "label", "model_params", "method_params",
                   "rep", "seed", "data_seed", "device", "status", "reason", "traceback", "train_time_s",
-                  "eval_time_s", "peak_mem_mb", "grad_evals", "wall_time_s"}
+                  "eval_time_s", "peak_mem_mb", "grad_evals", "wall_time_s", "cell_key", "cached_from", "profile"}
 CURVE_COLUMNS = ["run_id", "cell_id", "task", "model", "method", "label", "rep", "seed", "step", "time_s",
                  "name", "value"]
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,7 +35,7 @@ def test_run_folder_has_the_three_files(smoke_run):
     for name in ("results.parquet", "curves.parquet", "run.json"):
         assert (run_dir / name).is_file(), name
     assert not list(run_dir.glob(".*.tmp")), "a temporary file was left behind"
-    assert re.fullmatch(r"\d{8}-\d{6}-[0-9a-f]{4}", run_dir.name)
+    assert re.fullmatch(r"\d{8}-\d{6}-[0-9a-f]{12}", run_dir.name)
 
 
 def test_results_parquet_is_one_tidy_row_per_cell(smoke_run):
@@ -96,7 +97,7 @@ def fake_row(i, status="done", **metrics):
 
 
 def test_each_cell_is_on_disk_as_soon_as_it_finishes(tmp_path):
-    store = RunStore(tmp_path, "r1", {"run_id": "r1", "metric_directions": {"acc": "higher"}})
+    store = RunStore.create(tmp_path, "r1", {"run_id": "r1", "metric_directions": {"acc": "higher"}})
     assert load_meta(store.dir)["run_id"] == "r1"
     assert load_results(store.dir).empty
     assert list(load_curves(store.dir).columns) == CURVE_COLUMNS  # empty but well-formed
@@ -113,16 +114,16 @@ def test_each_cell_is_on_disk_as_soon_as_it_finishes(tmp_path):
 
 
 def test_store_never_overwrites_a_run(tmp_path):
-    RunStore(tmp_path, "same", {"run_id": "same"})
-    with pytest.raises(FileExistsError):
-        RunStore(tmp_path, "same", {"run_id": "same"})
+    RunStore.create(tmp_path, "same", {"run_id": "same"})
+    with pytest.raises(StoreError, match="cannot create"):
+        RunStore.create(tmp_path, "same", {"run_id": "same"})
 
 
 def test_find_run_latest_prefix_and_errors(tmp_path):
     with pytest.raises(UsageError, match="no runs"):
         find_run(tmp_path, None)
     for rid in ("20260101-000000-aaaa", "20260102-000000-bbbb", "20260102-000000-bbbc"):
-        RunStore(tmp_path, rid, {"run_id": rid})
+        RunStore.create(tmp_path, rid, {"run_id": rid})
     assert find_run(tmp_path, None).name == "20260102-000000-bbbc"
     assert find_run(tmp_path, "20260101").name == "20260101-000000-aaaa"
     assert find_run(tmp_path, str(tmp_path / "runs" / "20260101-000000-aaaa")).name == "20260101-000000-aaaa"

@@ -7,7 +7,7 @@ self-contained `report.html` and a compact `report.md`.
 `ebmbench run` calls `after_run` when a run ends; `ebmbench report RUN` calls
 `build_report`. Importing this package is cheap: matplotlib, seaborn and pandas
 are imported only while a report is built (the worker imports
-`ebmbench.report.artifacts` for every cell).
+`ebmbench.execution.artifacts` for every cell).
 """
 
 from __future__ import annotations
@@ -43,17 +43,54 @@ class ReportResult:
     problems: list[str] = field(default_factory=list)  # figures that failed (the rest is still made)
 
 
-def build_report(run_dir, out_dir=None, formats=("html", "md")) -> ReportResult:
-    """Write the report of the run in `run_dir` to `out_dir` (default: the run folder).
+_RUNS: dict = {}  # per process: the run a figure worker has loaded
 
-    A figure that fails is reported in `problems` and left out; it never costs the
-    rest of the report.
-    """
+
+def render_figures(run_dir: Path, out: Path, maker: tuple[str, str]) -> tuple[list, list[str]]:
+    """One figure maker's figures (and its failure, if any); runs in a worker process."""
     import importlib
 
     from ebmbench.registry import format_exception
     from ebmbench.report.data import load_run
     from ebmbench.report.style import FigureWriter, theme
+
+    if run_dir not in _RUNS:
+        _RUNS.clear()
+        _RUNS[run_dir] = load_run(run_dir)
+    writer = FigureWriter(out)
+    module, name = maker
+    try:
+        with theme():
+            getattr(importlib.import_module(f"ebmbench.report.{module}"), name)(_RUNS[run_dir], writer)
+    except Exception as exc:  # one broken figure must not cost the report
+        return writer.figures, [f"{name}: {format_exception(exc)}"]
+    return writer.figures, []
+
+
+def _render_all(run_dir: Path, out: Path, jobs: int | None):
+    """Every maker's figures in report order, rendered by `jobs` processes side by side
+    (matplotlib is single-threaded; the makers are independent)."""
+    import os
+
+    jobs = min(len(FIGURE_MAKERS), jobs or min(os.cpu_count() or 1, 4))
+    if jobs <= 1:
+        return [render_figures(run_dir, out, m) for m in FIGURE_MAKERS]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # spawn, not fork: the parent may hold threads (a Dask client, rich's refresher)
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return list(pool.map(render_figures, [run_dir] * len(FIGURE_MAKERS), [out] * len(FIGURE_MAKERS),
+                             FIGURE_MAKERS))
+
+
+def build_report(run_dir, out_dir=None, formats=("html", "md"), jobs: int | None = None) -> ReportResult:
+    """Write the report of the run in `run_dir` to `out_dir` (default: the run folder).
+
+    Figures are rendered by `jobs` processes (default: cores, at most 4). A figure
+    that fails is reported in `problems` and left out; it never costs the rest.
+    """
+    from ebmbench.report.data import load_run
     from ebmbench.report.tables import metric_tables, write_tables
 
     t0 = time.perf_counter()
@@ -61,15 +98,10 @@ def build_report(run_dir, out_dir=None, formats=("html", "md")) -> ReportResult:
     out = Path(out_dir) if out_dir else run.run_dir
     out.mkdir(parents=True, exist_ok=True)
     result = ReportResult(out)
-    writer = FigureWriter(out)
     if not run.df.empty and "html" in formats:  # the Markdown summary shows no figures
-        with theme():
-            for module, name in FIGURE_MAKERS:
-                try:
-                    getattr(importlib.import_module(f"ebmbench.report.{module}"), name)(run, writer)
-                except Exception as exc:  # one broken figure must not cost the report
-                    result.problems.append(f"{name}: {format_exception(exc)}")
-    result.figures = writer.figures
+        for figures, problems in _render_all(Path(run_dir), out, jobs):
+            result.figures += figures
+            result.problems += problems
     tables = metric_tables(run) if not run.df.empty else []
     result.tables = write_tables(run, out, tables)
     if "md" in formats:

@@ -1,6 +1,6 @@
 """What every part of the report reads: one run's rows, curves, metadata and arrays.
 
-Loaded once per report through ebmbench.store, so figures and tables agree on
+Loaded once per report through ebmbench.results, so figures and tables agree on
 which metrics exist, which way each is better, and the order of the methods.
 """
 
@@ -13,7 +13,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from ebmbench.store import load_artifacts, load_curves, load_meta, load_results
+from ebmbench.results.runs import load_artifacts, load_curves, load_meta, load_results
 
 __all__ = ["RunData", "direction_label", "load_run", "param_value", "rank_text"]
 

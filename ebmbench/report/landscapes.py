@@ -1,5 +1,5 @@
 """Figures of the trained models, drawn from the arrays each cell saved
-(ebmbench.report.artifacts): 2-D energy landscapes with samples, digits galleries
+(ebmbench.execution.artifacts): 2-D energy landscapes with samples, digits galleries
 and inpaintings, and conditional inference on horn / branches.
 """
 

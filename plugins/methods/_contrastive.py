@@ -1,4 +1,4 @@
-"""The training loop shared by the MCMC maximum-likelihood methods (primer §1–2).
+"""The training loop shared by the MCMC maximum-likelihood methods (docs/science.md §1–2).
 
 Maximum likelihood needs  dL/dW = E_data[dE/dW] - E_model[dE/dW]; the methods
 (`cd`, `pcd`, `short_run`, `hmc_ml`) differ only in where their negative samples

@@ -1,4 +1,4 @@
-"""Denoising and masked autoencoders: energy = reconstruction error (primer §2).
+"""Denoising and masked autoencoders: energy = reconstruction error (docs/science.md §2).
 
 Both train a model of family "autoencoder" (plugins/models/autoencoder.py), whose
 energy is E(y) = ||y - dec(enc(y))||^2 on the clean, unmasked input. Training

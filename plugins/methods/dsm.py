@@ -1,4 +1,4 @@
-"""Denoising score matching (Vincent 2011), primer §2: one noise level, and a ladder.
+"""Denoising score matching (Vincent 2011), docs/science.md §2: one noise level, and a ladder.
 
 Perturb y with N(0, sigma^2 I) and regress the model score -grad_y E(y~) onto the
 score of the perturbation kernel -(y~ - y) / sigma^2. The loss is weighted by

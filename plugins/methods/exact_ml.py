@@ -1,4 +1,4 @@
-"""Exact maximum likelihood on a 2-D grid: the gold standard of the toy tasks (primer §2).
+"""Exact maximum likelihood on a 2-D grid: the gold standard of the toy tasks (docs/science.md §2).
 
 On a low-dimensional domain the partition function needs no sampling: quadrature on
 a fine grid gives it, and the negative log-likelihood of a batch is exact up to the

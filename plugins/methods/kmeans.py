@@ -1,4 +1,4 @@
-"""K-means (Lloyd's algorithm, k-means++ seeding) as an architectural EBM (primer §2).
+"""K-means (Lloyd's algorithm, k-means++ seeding) as an architectural EBM (docs/science.md §2).
 
 Training never pushes energy up: the structure (k prototypes, quadratic energy
 around each) limits the volume of low energy. Each Lloyd iteration minimises the

@@ -1,4 +1,4 @@
-"""Latent-variable EBM training: minimise the free energy of the data (primer §1).
+"""Latent-variable EBM training: minimise the free energy of the data (docs/science.md §1).
 
 For a model whose latent set is finite (the horn's `latent_grid`, K-means
 `prototype`s), each Adam step lowers the mean free energy of a minibatch,

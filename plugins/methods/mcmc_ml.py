@@ -1,4 +1,4 @@
-"""MCMC maximum likelihood with non-persistent or Hamiltonian chains (primer §2).
+"""MCMC maximum likelihood with non-persistent or Hamiltonian chains (docs/science.md §2).
 
 Three ways to find the negatives of the ML gradient (the loop is `_contrastive`):
 

@@ -1,4 +1,4 @@
-"""Noise-contrastive estimation (Gutmann & Hyvärinen 2010), primer §2.
+"""Noise-contrastive estimation (Gutmann & Hyvärinen 2010), docs/science.md §2.
 
 The model is log p_model(y) = -E(y) - c with a learned scalar log-normaliser c. A
 logistic classifier with logit G(y) = log p_model(y) - log q(y) - log nu separates

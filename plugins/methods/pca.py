@@ -1,4 +1,4 @@
-"""PCA / linear autoencoder: fit the zero-energy subspace of a `linear` model (primer §2).
+"""PCA / linear autoencoder: fit the zero-energy subspace of a `linear` model (docs/science.md §2).
 
 Architectural: nothing is pushed up. The k-dim affine subspace mu + span(W) has zero
 energy and E grows quadratically away from it, so the low-energy volume is limited

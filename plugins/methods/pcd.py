@@ -1,4 +1,4 @@
-"""Persistent contrastive divergence with a Langevin replay buffer (primer §2).
+"""Persistent contrastive divergence with a Langevin replay buffer (docs/science.md §2).
 
 The reference MCMC recipe of the suite (Tieleman 2008; Du & Mordatch 2019, as
 reused by JEM and the UvA tutorial): negatives come from persistent Langevin chains

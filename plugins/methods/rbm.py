@@ -34,7 +34,7 @@ def pseudo_log_likelihood(model, v, generator):
 
 class RBMMethod(ebmbench.Method):
     name = "rbm"
-    family = "architectural"  # contrastive training, bipartite architecture: primer §2 puts it between
+    family = "architectural"  # contrastive training, bipartite architecture: docs/science.md §2 puts it between
     model_families = frozenset({"rbm"})
     summary = "contrastive divergence CD-k (or persistent) with block Gibbs on a binary RBM"
     reference = "Hinton 2002 (CD); Tieleman 2008 (PCD); Hinton 2010, A Practical Guide to Training RBMs"

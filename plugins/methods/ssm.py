@@ -1,4 +1,4 @@
-"""Sliced score matching (Song, Garg, Shi & Ermon 2019), primer §2.
+"""Sliced score matching (Song, Garg, Shi & Ermon 2019), docs/science.md §2.
 
 Hyvärinen's score matching minimises E_data[tr(grad_y s(y)) + 1/2 ||s(y)||^2] with
 the model score s = -grad_y E. The trace costs one backward pass per dimension;

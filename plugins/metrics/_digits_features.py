@@ -1,7 +1,7 @@
 """The digits feature extractor behind `fid_digits`: a 64-128-64-10 ReLU MLP classifier.
 
 FID needs a feature space in which image statistics mean something; Inception is far
-too big for 8x8 digits, so (as the primer says) a small classifier trained on the
+too big for 8x8 digits, so (as docs/science.md §4 says) a small classifier trained on the
 digits train split stands in. Its penultimate layer (64 ReLU units) gives the features.
 
 Training is deterministic: a fixed seed drives the initialisation (uniform

@@ -11,7 +11,7 @@ The cell masses q_i = softmax(-beta E(g))_i and p_i = softmax(log p(g))_i (p the
 task's exact log-density, or its reference density on the same grid) give
 KL(p||q) = sum_i p_i (log p_i - log q_i) and KL(q||p) likewise.
 
-Each metric is reported twice (primer §1, issue 3):
+Each metric is reported twice (docs/science.md §1, issue 3):
 * at beta = 1, the model's own temperature: did the method learn a normalisable
   density at the scale it trained?
 * at beta_cal, the inverse temperature that minimises the grid-normalised NLL of the

@@ -1,4 +1,4 @@
-"""Sampler diagnostics and sampling cost (primer §3-4).
+"""Sampler diagnostics and sampling cost (docs/science.md §3-4).
 
 From the model samples every metric shares (`ctx.samples()`: the method's own
 sampler, started from uniform noise, run for the profile's `sampler_steps`):

@@ -1,4 +1,4 @@
-"""Energy-gap metrics: raw, in units of the data-energy spread, and AUROC (primer §4).
+"""Energy-gap metrics: raw, in units of the data-energy spread, and AUROC (docs/science.md §4).
 
 Two kinds of negatives:
 

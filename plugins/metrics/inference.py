@@ -1,4 +1,4 @@
-"""Inference accuracy on continuous answers: is argmin_y F(x, y) right? (primer §1, §4)
+"""Inference accuracy on continuous answers: is argmin_y F(x, y) right? (docs/science.md §1, §4)
 
 * `inference_error` (conditional tasks with known modes or support): minimise F(x, .)
   from several uniform starts for test conditions x, keep the lowest-energy answer,

@@ -1,4 +1,4 @@
-"""Inference accuracy on the digits tasks: classification and inpainting (primer §4).
+"""Inference accuracy on the digits tasks: classification and inpainting (docs/science.md §4).
 
 * `accuracy` (`digits-classify`, conditional F(x, c) with y = one-hot class c):
   the class of argmin_c F(x, c) over the `n_classes` one-hot answers, compared with

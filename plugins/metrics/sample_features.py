@@ -1,4 +1,4 @@
-"""Sample quality, manifold and feature forms (primer §4).
+"""Sample quality, manifold and feature forms (docs/science.md §4).
 
 * `precision` / `recall` (Kynkäänniemi et al. 2019, k = 3): the real manifold is the
   union of balls around each test point with radius its distance to its k-th nearest

@@ -1,4 +1,4 @@
-"""Sample quality, kernel and transport forms: MMD^2 and sliced Wasserstein-2 (primer §4).
+"""Sample quality, kernel and transport forms: MMD^2 and sliced Wasserstein-2 (docs/science.md §4).
 
 Both compare the model's samples (`ctx.samples()`) with held-out test data; the
 k-NN manifold metrics and the digits Fréchet distance live in `sample_features`.

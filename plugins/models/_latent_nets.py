@@ -1,4 +1,4 @@
-"""Torch modules of the architectural latent-variable EBMs (primer §1-§2).
+"""Torch modules of the architectural latent-variable EBMs (docs/science.md §1-§2).
 
 Every module here is a latent EBM E(y, z) [, x] with the shared interface
 

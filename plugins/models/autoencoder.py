@@ -1,4 +1,4 @@
-"""Autoencoder model family: the energy is the reconstruction error (primer §2).
+"""Autoencoder model family: the energy is the reconstruction error (docs/science.md §2).
 
 E(y) = ||y - dec(enc(y))||^2; for conditional tasks E(x, y) = ||y - dec(enc(y, x), x)||^2.
 Low energy is limited by the bottleneck and by how the model is trained (denoising,

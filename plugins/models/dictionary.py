@@ -1,4 +1,4 @@
-"""Sparse-coding model: E(y, z) = ||y - mu - W z||^2 + lam ||z||_1 (primer §2)."""
+"""Sparse-coding model: E(y, z) = ||y - mu - W z||^2 + lam ||z||_1 (docs/science.md §2)."""
 
 from __future__ import annotations
 

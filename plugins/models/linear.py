@@ -1,4 +1,4 @@
-"""PCA / linear-autoencoder model: zero energy on a learned k-dim affine subspace (primer §2)."""
+"""PCA / linear-autoencoder model: zero energy on a learned k-dim affine subspace (docs/science.md §2)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""K-means prototype model: a latent-variable EBM with one-hot z (primer §2)."""
+"""K-means prototype model: a latent-variable EBM with one-hot z (docs/science.md §2)."""
 
 from __future__ import annotations
 

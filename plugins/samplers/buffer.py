@@ -1,4 +1,4 @@
-"""A replay buffer of persistent chains, usable with any sampler (primer §2, PCD).
+"""A replay buffer of persistent chains, usable with any sampler (docs/science.md §2, PCD).
 
 Tieleman (2008) keeps the negative chains alive between parameter updates; Du &
 Mordatch (2019) store ~10k past samples and restart 5 % of each batch from noise, so

@@ -1,4 +1,4 @@
-"""Gibbs sampling for discrete variables (primer §3): RBM blocks, binary sites, one-hot z.
+"""Gibbs sampling for discrete variables (docs/science.md §3): RBM blocks, binary sites, one-hot z.
 
 Samples exp(-E / T). Three schemes, chosen by what the energy exposes (`mode=auto`):
 

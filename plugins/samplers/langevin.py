@@ -1,4 +1,4 @@
-"""First-order, unadjusted gradient dynamics (primer §3): Langevin, annealed Langevin,
+"""First-order, unadjusted gradient dynamics (docs/science.md §3): Langevin, annealed Langevin,
 gradient descent.
 
     y <- y - step * grad E(y) + noise * xi,   xi ~ N(0, I)

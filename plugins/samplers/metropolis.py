@@ -1,4 +1,4 @@
-"""Metropolis-corrected gradient samplers (primer §3): MALA and HMC.
+"""Metropolis-corrected gradient samplers (docs/science.md §3): MALA and HMC.
 
 Both target pi(y) ∝ exp(-E(y) / T) exactly (T = `temperature`, 1 by default): the
 Metropolis–Hastings test removes the discretisation bias of the unadjusted dynamics,

@@ -1,4 +1,4 @@
-"""Conditional multi-modal tasks: for one x there are many right answers y (primer §5).
+"""Conditional multi-modal tasks: for one x there are many right answers y (docs/science.md §5).
 
 * `horn`: y | x lies on an ellipse (a continuum of answers), from the NYU
   latent-variable lecture. Ground truth: the noise-free curve of each x

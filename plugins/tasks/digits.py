@@ -1,4 +1,4 @@
-"""Tasks on scikit-learn's bundled 8x8 digits (1 797 images, no download; primer §5).
+"""Tasks on scikit-learn's bundled 8x8 digits (1 797 images, no download; docs/science.md §5).
 
 Pixels are the dataset's integers 0..16 divided by 16, so every value is in [0, 1].
 The dataset has a fixed size, so `make()` does not draw fresh points: it permutes

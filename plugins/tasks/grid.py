@@ -1,4 +1,4 @@
-"""The evaluation grid of the 2-D tasks, defined once (primer §4).
+"""The evaluation grid of the 2-D tasks, defined once (docs/science.md §4).
 
 Grid-normalised densities, KL divergences and the reference densities of the
 sample-only tasks all live on the same cell-centred grid over [-4.5, 4.5]^2: cell
@@ -35,7 +35,7 @@ __all__ = [
     "grid_log_normalise",
 ]
 
-# The primer's grid: every FFJORD sample lies inside [-4.2, 4.2]^2, so the border
+# The grid of docs/science.md §4: every FFJORD sample lies inside [-4.2, 4.2]^2, so the border
 # cells carry (numerically) no mass of any 2-D task.
 GRID_DOMAIN = (-4.5, 4.5)
 # 288 cells per axis: h = 1/32, so every grid line is a dyadic number and the

@@ -1,4 +1,4 @@
-"""2-D unconditional tasks from the FFJORD generators (primer §5), driven by a generator.
+"""2-D unconditional tasks from the FFJORD generators (docs/science.md §5), driven by a generator.
 
 The original `toy_data.py` draws from NumPy's global RNG; here every draw takes
 the `torch.Generator` it is handed, so a seed fixes the data exactly. The two
@@ -31,7 +31,7 @@ torch = lazy_import("torch")
 __all__ = ["TOY_DOMAIN", "Toy2D", "EightGaussians", "Checkerboard", "Rings", "TwoSpirals",
            "Pinwheel", "Moons", "Swissroll", "TOY_TASKS"]
 
-# The primer's evaluation grid (see grid.py); every FFJORD sample lies inside [-4.2, 4.2]^2.
+# The evaluation grid of docs/science.md §4 (see grid.py); every FFJORD sample lies inside [-4.2, 4.2]^2.
 TOY_DOMAIN = ((-4.5, 4.5), (-4.5, 4.5))
 
 _REF = "Grathwohl et al. 2019, FFJORD lib/toy_data.py"

@@ -5,7 +5,7 @@
   is the sample mean and the inverse sample covariance);
 * on 8gaussians, at a small budget, each MCMC method lowers the grid-normalised test
   NLL (logsumexp over a 300 x 300 grid, computed here) well below the uniform
-  density's log 81 = 4.39 and the single-Gaussian failure level 4.25 (primer §5);
+  density's log 81 = 4.39 and the single-Gaussian failure level 4.25 (docs/science.md §5);
 * curves carry the diagnostics, skips carry reasons, conditional tasks run.
 """
 

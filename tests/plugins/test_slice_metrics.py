@@ -140,7 +140,7 @@ def test_8gaussians_mean_nll_is_the_primers(registry):
     task = registry.make("tasks", "8gaussians")
     y = task.sample(200_000, make_generator(7)).y.double()
     nll = -task.log_density(y).double()
-    assert float(nll.mean()) == pytest.approx(2.831, abs=0.01)  # primer §5: true test NLL
+    assert float(nll.mean()) == pytest.approx(2.831, abs=0.01)  # docs/science.md §5: true test NLL
 
 
 def test_8gaussians_density_integrates_to_one(registry):

@@ -1,5 +1,5 @@
 """The seven 2-D tasks: each generator against its FFJORD formula, the exact
-log-densities against quadrature and the primer's figures, seeds."""
+log-densities against quadrature and the figures of docs/science.md §5, seeds."""
 
 from __future__ import annotations
 
@@ -197,7 +197,7 @@ def test_mean_exact_nll_matches_the_primer(name, figure):
     task = ALL[name]()
     y = task.sample(100_000, gen(11)).y
     nll = float(-task.log_density(y.double()).mean())
-    # 100k points: standard error ~0.003; the primer's figures come from a finite sample
+    # 100k points: standard error ~0.003; these older figures (docs/science.md §5) come from a finite sample
     # (the exact entropies are 2.838 and 2.623), hence 0.02
     assert nll == pytest.approx(figure, abs=0.02 if name != "checkerboard" else 1e-9)
 

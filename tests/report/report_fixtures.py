@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ebmbench.store import RunStore
+from ebmbench.results.store import RunStore
 
 XSS = "<script>alert(1)</script>"
 DIRECTIONS = {"mmd2": "lower", "auroc": "higher", "beta_cal": "none", "inference_error": "lower"}
@@ -73,7 +73,7 @@ def _artifacts(task: str, rng, quality: float) -> dict:
 def make_run(root: Path, seeds: int = 3, artifacts: bool = True, problems: bool = True) -> Path:
     """Write a run with known numbers; returns its folder."""
     rng = np.random.default_rng(0)
-    store = RunStore(root, "20260101-000000-test", _meta("20260101-000000-test"))
+    store = RunStore.create(root, "20260101-000000-test", _meta("20260101-000000-test"))
     for task in MAIN:
         for model, mparams, method, q in PAIRS:
             label = f"{model}/{method}"
@@ -106,6 +106,7 @@ def make_run(root: Path, seeds: int = 3, artifacts: bool = True, problems: bool 
                 if artifacts and status == "done" and rep == 0:
                     store.add_artifacts(cell_id, {k: np.asarray(v).tolist() for k, v in
                                                   _artifacts(task, rng, q).items()})
-    store.meta["n_cells"] = len(store.rows)
+    store.meta["n_cells"] = len(list(store.parts.glob("*.parquet"))) - len(list(store.parts.glob("*.curves.parquet")))
+    store.compact()
     store.write_meta()
     return store.dir

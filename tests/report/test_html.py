@@ -15,7 +15,7 @@ from report_fixtures import XSS, make_run
 
 from ebmbench.cli import cli
 from ebmbench.report import after_run
-from ebmbench.store import load_artifacts, load_results
+from ebmbench.results.runs import load_artifacts, load_results
 
 
 class Tags(HTMLParser):

@@ -1,6 +1,7 @@
 """One cell of the grid: make the data, build the model, train it, measure it.
 
-Runs inside a worker process (see ebmbench.worker); returns plain JSON-able data.
+Runs wherever the executor puts it (a worker process, the main process, a Dask
+worker); returns a CellResult of plain JSON-able data.
 A plugin exception becomes status `error` with its traceback; non-finite losses or
 energies become `diverged`. Metric failures are errors of the metric's plugin, not of
 the whole cell: they are recorded per metric in `reason` and the row stays.
@@ -11,52 +12,15 @@ from __future__ import annotations
 import math
 import sys
 import time
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Callable
 
 from ebmbench.context import Diverged, EvalContext, TrainContext
+from ebmbench.executor_api import CellResult, CellSpec
 from ebmbench.profiles import get_profile, probe_steps
 from ebmbench.registry import Registry, format_exception
 from ebmbench.seeding import derive_seed, make_generator
 
-__all__ = ["CellSpec", "run_cell", "peak_memory_reset", "peak_memory_mb"]
-
-
-@dataclass(frozen=True)
-class CellSpec:
-    cell_id: str
-    task: str
-    model: str
-    model_params: dict[str, Any]
-    method: str
-    method_params: dict[str, Any]
-    rep: int
-    seed: int  # training seed: hash of (base seed, task, model, method, params, rep)
-    data_seed: int  # hash of (base seed, task, rep): every method sees the same data
-    profile: str
-    device: str = "cpu"
-    metrics: tuple[str, ...] = ()  # empty = every applicable metric
-    curve_metrics: tuple[str, ...] = ("nll_grid",)  # probed on the val split during training
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass
-class CellResult:
-    status: str
-    reason: str | None = None
-    traceback: str | None = None
-    metrics: dict[str, float] = field(default_factory=dict)
-    train_time_s: float | None = None
-    eval_time_s: float | None = None
-    peak_mem_mb: float | None = None
-    grad_evals: int | None = None
-    curve: list[dict[str, Any]] = field(default_factory=list)
-    artifacts: dict[str, Any] = field(default_factory=dict)  # report arrays (ebmbench.report.artifacts)
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+__all__ = ["run_cell", "applicable_metrics", "training_probe", "peak_memory_reset", "peak_memory_mb"]
 
 
 # ------------------------------------------------------------------ peak memory
@@ -165,7 +129,10 @@ def training_probe(registry: Registry, spec: CellSpec, task, profile, data, mode
     return probe
 
 
-def run_cell(spec: CellSpec, registry: Registry) -> CellResult:
+def run_cell(spec: CellSpec, registry: Registry,
+             on_error: Callable[[BaseException], None] | None = None) -> CellResult:
+    """Run one cell. `on_error` sees a plugin's exception before it becomes the
+    cell's `error` row (the serial executor's --pdb hooks in here)."""
     import torch
 
     profile = get_profile(spec.profile)
@@ -207,7 +174,7 @@ def run_cell(spec: CellSpec, registry: Registry) -> CellResult:
         if problems:
             result.status, result.reason = "error", "; ".join(problems)
         try:  # arrays for the report's figures; a failure here never changes the cell's status
-            from ebmbench.report.artifacts import collect
+            from ebmbench.execution.artifacts import collect
 
             result.artifacts = collect(ectx, spec)
         except Exception as exc:
@@ -215,6 +182,8 @@ def run_cell(spec: CellSpec, registry: Registry) -> CellResult:
     except Diverged as exc:
         result.status, result.reason = "diverged", str(exc)
     except Exception as exc:
+        if on_error is not None:
+            on_error(exc)
         result.status, result.reason = "error", f"{type(exc).__name__}: {exc}".splitlines()[0]
         result.traceback = format_exception(exc)
     result.peak_mem_mb = peak_memory_mb(spec.device)

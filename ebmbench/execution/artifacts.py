@@ -99,7 +99,7 @@ def _landscape(ectx) -> dict[str, Any]:
 def descend(energy, init, steps: int, lo, hi):
     """Adam descent on every row of `init` inside the box [lo, hi]; (points, energies).
 
-    The recipe of the inference metrics (ebmbench_plugins.metrics.inference), kept
+    The recipe of the built-in inference metrics, kept
     here so the report does not depend on a plugin: a step proportional to the domain
     width (blind to the energy's scale), large enough to cross the domain in `steps`,
     a cosine schedule, and betas (0.5, 0.9) so descents settle on the minimum.

@@ -1,0 +1,90 @@
+"""What the runner and the store cost on top of the science (issue 9).
+
+* Runner overhead on one PCD cell: the whole `execute` path (plan, cache index,
+  executor, store) against the hand-written equivalent — `run_cell` called directly,
+  which builds the data and model, trains and measures exactly as the runner's cell
+  does. Rounds alternate so a load spike hits both; the ratio median(runner) /
+  median(direct) goes into `extra_info` and must stay <= 1.03.
+* Store write per cell at 10 000 synthetic cells: the time of one `RunStore.add` after
+  100 and after 10 000 cells must be the same (O(1) part files, no rewrite of what is
+  stored).
+
+Run: `pytest -m slow -s tests/benchmarks/test_runner_overhead.py --benchmark-enable`.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from pathlib import Path
+
+import pytest
+
+from ebmbench.execution.cell import run_cell
+from ebmbench.execution.plan import RunConfig, plan
+from ebmbench.params import parse_selection
+from ebmbench.registry import LoadConfig, load_registry
+from ebmbench.results.store import RunStore
+from ebmbench.runner import execute
+
+pytestmark = pytest.mark.slow
+ROUNDS = 5
+
+
+def _config(out: Path) -> RunConfig:
+    sel = lambda t: parse_selection(t)  # noqa: E731
+    return RunConfig(sel("8gaussians"), sel("mlp"), sel("pcd"), seeds=1, profile="smoke", out=out,
+                     metrics=("nll_grid", "mmd2", "energy_gap"), curve_metrics=(), executor="serial", force=True)
+
+
+def test_runner_overhead_on_one_pcd_cell(tmp_path, benchmark):
+    import torch
+
+    torch.set_num_threads(1)
+    registry = load_registry(LoadConfig())
+    cfg = _config(tmp_path)
+    (cell,) = plan(registry, cfg)
+    run_cell(cell.spec, registry)  # warm caches (reference densities, imports) for both sides
+    direct, runner = [], []
+    for i in range(ROUNDS):
+        t = time.perf_counter()
+        run_cell(cell.spec, registry)
+        direct.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        execute(registry, cfg, plan(registry, cfg), warn=lambda m: None)
+        runner.append(time.perf_counter() - t)
+    ratio = statistics.median(runner) / statistics.median(direct)
+    benchmark.extra_info.update(direct_s=statistics.median(direct), runner_s=statistics.median(runner),
+                                overhead_ratio=ratio)
+    benchmark.pedantic(lambda: execute(registry, cfg, plan(registry, cfg), warn=lambda m: None), rounds=1)
+    print(f"\nrunner/direct on one PCD smoke cell: {ratio:.3f} ({statistics.median(runner):.3f} s vs "
+          f"{statistics.median(direct):.3f} s)")
+    assert ratio <= 1.03
+
+
+def _record(i: int) -> dict:
+    return {"run_id": "r", "cell_id": f"c{i:06d}", "cell_key": f"k{i}", "task": "t", "model": "m", "method": "h",
+            "label": "m/h", "rep": i, "seed": i, "status": "done", "reason": None, "nll_grid": 1.0 + i * 1e-6,
+            "mmd2": 0.01}
+
+
+def test_store_write_per_cell_stays_constant(tmp_path, benchmark):
+    store = RunStore.create(tmp_path, "r", {"run_id": "r"})
+    curve = [{"step": s, "time_s": 0.01 * s, "loss": 1.0} for s in range(10)]
+
+    def timed(first: int, n: int) -> float:
+        times = []
+        for i in range(first, first + n):
+            t = time.perf_counter()
+            store.add(_record(i), curve)
+            times.append(time.perf_counter() - t)
+        return statistics.median(times)
+
+    early = timed(0, 100)
+    for i in range(100, 9_900):
+        store.add(_record(i), curve)
+    late = timed(9_900, 100)
+    benchmark.extra_info.update(early_ms=early * 1e3, late_ms=late * 1e3, cells=10_000)
+    benchmark.pedantic(lambda: store.add(_record(20_000), curve), rounds=1)
+    print(f"\nstore.add per cell: {early * 1e3:.2f} ms at 100 cells, {late * 1e3:.2f} ms at 10 000 cells")
+    assert late < 1.5 * early
