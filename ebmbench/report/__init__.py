@@ -46,8 +46,14 @@ class ReportResult:
 _RUNS: dict = {}  # per process: the run a figure worker has loaded
 
 
-def render_figures(run_dir: Path, out: Path, maker: tuple[str, str]) -> tuple[list, list[str]]:
-    """One figure maker's figures (and its failure, if any); runs in a worker process."""
+# makers that draw one figure per task: rendered task by task, so the work spreads evenly
+PER_TASK = ("training_curves", "metric_comparison")
+
+
+def render_figures(run_dir: Path, out: Path, maker: tuple[str, str], task: str | None = None) -> tuple[list, list[str]]:
+    """One figure maker's figures (and its failure, if any), for one task or all; runs in a
+    worker process."""
+    import copy
     import importlib
 
     from ebmbench.registry import format_exception
@@ -57,31 +63,44 @@ def render_figures(run_dir: Path, out: Path, maker: tuple[str, str]) -> tuple[li
     if run_dir not in _RUNS:
         _RUNS.clear()
         _RUNS[run_dir] = load_run(run_dir)
+    run = _RUNS[run_dir]
+    if task is not None:  # the same run (palette, labels) seen through one task
+        run = copy.copy(run)
+        run.__dict__["tasks"] = [task]
     writer = FigureWriter(out)
     module, name = maker
     try:
         with theme():
-            getattr(importlib.import_module(f"ebmbench.report.{module}"), name)(_RUNS[run_dir], writer)
+            getattr(importlib.import_module(f"ebmbench.report.{module}"), name)(run, writer)
     except Exception as exc:  # one broken figure must not cost the report
-        return writer.figures, [f"{name}: {format_exception(exc)}"]
+        return writer.figures, [f"{name}{f' ({task})' if task else ''}: {format_exception(exc)}"]
     return writer.figures, []
 
 
-def _render_all(run_dir: Path, out: Path, jobs: int | None):
-    """Every maker's figures in report order, rendered by `jobs` processes side by side
-    (matplotlib is single-threaded; the makers are independent)."""
+def _start_figures(run_dir: Path, out: Path, tasks: list[str], jobs: int | None):
+    """Start every maker's figures on `jobs` processes side by side (matplotlib is
+    single-threaded; the makers and tasks are independent); returns a function that
+    waits for them and gives (figures, problems) per piece of work, in report order."""
     import os
 
-    jobs = min(len(FIGURE_MAKERS), jobs or min(os.cpu_count() or 1, 4))
+    work = [(m, t) for m in FIGURE_MAKERS for t in (tasks if m[1] in PER_TASK else [None])]
+    jobs = min(len(work), jobs or min(os.cpu_count() or 1, 4))
     if jobs <= 1:
-        return [render_figures(run_dir, out, m) for m in FIGURE_MAKERS]
+        return lambda: [render_figures(run_dir, out, m, t) for m, t in work]
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     # spawn, not fork: the parent may hold threads (a Dask client, rich's refresher)
-    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return list(pool.map(render_figures, [run_dir] * len(FIGURE_MAKERS), [out] * len(FIGURE_MAKERS),
-                             FIGURE_MAKERS))
+    pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"))
+    futures = [pool.submit(render_figures, run_dir, out, m, t) for m, t in work]
+
+    def gather():
+        try:
+            return [f.result() for f in futures]
+        finally:
+            pool.shutdown(cancel_futures=True)
+
+    return gather
 
 
 def build_report(run_dir, out_dir=None, formats=("html", "md"), jobs: int | None = None) -> ReportResult:
@@ -98,11 +117,13 @@ def build_report(run_dir, out_dir=None, formats=("html", "md"), jobs: int | None
     out = Path(out_dir) if out_dir else run.run_dir
     out.mkdir(parents=True, exist_ok=True)
     result = ReportResult(out)
+    figures = None
     if not run.df.empty and "html" in formats:  # the Markdown summary shows no figures
-        for figures, problems in _render_all(Path(run_dir), out, jobs):
-            result.figures += figures
-            result.problems += problems
-    tables = metric_tables(run) if not run.df.empty else []
+        figures = _start_figures(Path(run_dir), out, run.tasks, jobs)
+    tables = metric_tables(run) if not run.df.empty else []  # while the figures render
+    for made, problems in figures() if figures else []:
+        result.figures += made
+        result.problems += problems
     result.tables = write_tables(run, out, tables)
     if "md" in formats:
         from ebmbench.report.markdown import summary_markdown

@@ -30,7 +30,7 @@ def process_run(tmp_path_factory):
     return only_run(out)
 
 
-@pytest.mark.parametrize("executor", ["serial", "dask"])
+@pytest.mark.parametrize("executor", ["serial", pytest.param("dask", marks=pytest.mark.slow)])
 def test_every_executor_gives_the_same_numbers(tmp_path, process_run, executor):
     if executor == "dask":
         pytest.importorskip("distributed")

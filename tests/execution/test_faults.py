@@ -108,6 +108,7 @@ def test_disk_full_marks_the_run_failed_and_keeps_written_rows(tmp_path, monkeyp
     assert len(load_results(run_dir)) >= 1  # what was written before the failure
 
 
+@pytest.mark.slow  # a LocalCluster, and a Dask worker lost twice
 def test_dask_worker_lost_twice_is_an_error_after_one_retry(tmp_path):
     pytest.importorskip("distributed")
     env = {"EBMBENCH_FAULT_KILL_PARENT": "1"}

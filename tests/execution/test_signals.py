@@ -18,6 +18,8 @@ from support import FAULTS_DIR, wait_gone
 
 from ebmbench.results.runs import load_meta, load_results
 
+pytestmark = pytest.mark.slow  # real subprocesses, several seconds of sleeping cells each
+
 N_CELLS = 5
 GRID = ("-t", "8gaussians", "-m", "kmeans", "-M", "fault_slow[seconds=1.5]", "--seeds", str(N_CELLS), "--profile",
         "smoke", "--no-report", "--plugins-dir", str(FAULTS_DIR), "--metric", "energy_gap", "--curve-metric",
