@@ -139,7 +139,7 @@ def _copy_cached(store: RunStore, cells: list[PlannedCell], sources: dict[str, P
         if cell.spec.cell_key in sources:
             by_run.setdefault(sources[cell.spec.cell_key], []).append(cell)
     for run_dir, group in by_run.items():
-        rows = read_results(run_dir).set_index("cell_key")
+        rows = read_results(run_dir).drop_duplicates("cell_key", keep="last").set_index("cell_key")
         curves = read_curves(run_dir)
         for cell in group:
             src = rows.loc[cell.spec.cell_key].to_dict()
@@ -165,6 +165,7 @@ def execute(registry: Registry, cfg: RunConfig, cells: list[PlannedCell], *,
     after recording the run's end; every finished cell is stored by then."""
     if resume is not None:
         meta = {**load_meta(resume), **process_identity(), "status": str(RunStatus.RUNNING), "ended": None}
+        meta.pop("stale", None)
         meta.setdefault("resumed", []).append(datetime.now(timezone.utc).isoformat())
         store = RunStore.reopen(resume, meta)
         present = read_results(resume, columns=["cell_key"])
@@ -202,9 +203,13 @@ def execute(registry: Registry, cfg: RunConfig, cells: list[PlannedCell], *,
                 startup_timeout=cfg.startup_timeout, load_config=asdict(registry.config),
                 log_path=str(store.dir / "worker.log"), scheduler=cfg.scheduler, pdb=cfg.pdb, registry=registry))
             pending: dict[Future, PlannedCell] = {}
-            for cell in to_compute:
-                pending[executor.submit(cell.spec)] = cell
-            while pending:
+            queue = list(reversed(to_compute))
+            while queue or pending:
+                # an in-process executor runs the cell inside submit(): one at a time, so
+                # each result is stored (and shown) before the next cell starts
+                while queue and not (executor.in_process and pending):
+                    cell = queue.pop()
+                    pending[executor.submit(cell.spec)] = cell
                 # a bounded wait keeps the main thread responsive to signals
                 done, _ = wait(list(pending), timeout=0.5, return_when=FIRST_COMPLETED)
                 for future in done:

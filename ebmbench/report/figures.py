@@ -317,7 +317,7 @@ def beta_sweep(run: RunData, out: FigureWriter) -> None:
         return
     rows = []
     for r in df.itertuples(index=False):
-        for col, name_col, other in (("model_params", "model", "method"), ("method_params", "method", "model")):
+        for col, name_col in (("model_params", "model"), ("method_params", "method")):
             beta = param_value(getattr(r, col), "beta")
             if beta is None:
                 continue

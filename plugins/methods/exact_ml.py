@@ -61,7 +61,7 @@ class ExactML(ebmbench.Method):
     name = "exact_ml"
     family = "contrastive"
     summary = "exact maximum likelihood, partition function by quadrature on a 2-D grid"
-    reference = "primer §2: exact ML on a fine 2-D grid (the toy-task gold standard)"
+    reference = "docs/science.md §2: exact ML on a fine 2-D grid (the toy-task gold standard)"
     params = {
         "grid": ebmbench.Param(64, "grid points per axis for log Z", low=4),
         "jitter": ebmbench.Param(True, "shift the grid by a random offset each update (unbiased Z)"),

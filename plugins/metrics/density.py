@@ -161,7 +161,7 @@ def _grid_reason(task) -> str | None:
 class _GridMetric(ebmbench.Metric):
     task_kinds = frozenset({"unconditional"})
     max_dim = 2
-    reference = "grid-normalised density as in ebm-anatomy (Nijkamp et al. 2020); primer §1, §4"
+    reference = "grid-normalised density as in ebm-anatomy (Nijkamp et al. 2020); docs/science.md §1, §4"
     calibrated = False
 
     def applies_to(self, task):

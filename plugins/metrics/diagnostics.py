@@ -130,7 +130,7 @@ class SamplesPerSecond(ebmbench.Metric):
     name = "samples_per_s"
     direction = "higher"
     summary = "model samples drawn per second by the method's sampler (profile's sampler_steps)"
-    reference = "primer §4, cost"
+    reference = "docs/science.md §4, cost"
 
     def compute(self, ctx):
         result = ctx.samples()
@@ -141,7 +141,7 @@ class SamplerGradEvals(ebmbench.Metric):
     name = "sampler_grad_evals"
     direction = "lower"
     summary = "energy-gradient evaluations per model sample (evaluation sampler; training's are grad_evals)"
-    reference = "primer §4, cost"
+    reference = "docs/science.md §4, cost"
 
     def compute(self, ctx):
         result = ctx.samples()

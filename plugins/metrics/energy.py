@@ -104,7 +104,7 @@ class EnergyGapStd(ebmbench.Metric):
     name = "energy_gap_std"
     direction = "higher"
     summary = "(mean E(uniform noise) - mean E(test data)) / std E(test data): scale-free gap"
-    reference = "primer §4, scale-free energy gap"
+    reference = "docs/science.md §4, scale-free energy gap"
 
     def compute(self, ctx):
         e_data, e_noise = noise_energies(ctx)
@@ -119,7 +119,7 @@ class AUROC(ebmbench.Metric):
     name = "auroc_noise"
     direction = "higher"
     summary = "P(test point has lower energy than uniform noise): scale-free energy gap"
-    reference = "primer §4; Mann-Whitney U / AUROC"
+    reference = "docs/science.md §4; Mann-Whitney U / AUROC"
 
     def compute(self, ctx):
         e_data, e_noise = noise_energies(ctx)
@@ -132,7 +132,7 @@ class AUROCModel(ebmbench.Metric):
     # > 0.5: samples have higher energy than data; < 0.5: lower (over-sharp samples).
     direction = "none"
     summary = "P(test point has lower energy than a model sample); 0.5 at the ML equilibrium"
-    reference = "primer §4; Mann-Whitney U / AUROC"
+    reference = "docs/science.md §4; Mann-Whitney U / AUROC"
 
     def compute(self, ctx):
         e_data, e_model = model_energies(ctx)

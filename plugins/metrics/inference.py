@@ -169,7 +169,7 @@ class InferenceError(ebmbench.Metric):
     direction = "lower"
     task_kinds = frozenset({"conditional"})
     summary = "distance of argmin_y F(x, y) (best of several starts) to the nearest true mode / curve of y | x"
-    reference = "primer §4, conditional inference"
+    reference = "docs/science.md §4, conditional inference"
 
     def applies_to(self, task):
         if task.kind != "conditional":
@@ -197,7 +197,7 @@ class BranchCoverage(ebmbench.Metric):
     task_kinds = frozenset({"conditional"})
     requires = frozenset({"modes"})
     summary = "fraction of the true modes of y | x within tol of a minimum of F(x, .) found from several starts"
-    reference = "primer §4: 'the fraction of branches recovered'"
+    reference = "docs/science.md §4: 'the fraction of branches recovered'"
     params = {
         "starts": ebmbench.Param(16, "starts per condition (at least the profile's inference_starts)", low=1),
         "tol": ebmbench.Param(0.02, "tolerance as a fraction of the mean domain width", low=0),
@@ -235,7 +235,7 @@ class Completion(ebmbench.Metric):
     requires = frozenset({"sampler"})
     max_dim = 2
     summary = "fraction of argmin_{y2} F(y1, y2) (given test y1) inside the data's support"
-    reference = "primer §4, completion"
+    reference = "docs/science.md §4, completion"
 
     def compute(self, ctx):
         test = ctx.data.test
@@ -257,7 +257,7 @@ class ModeCoverage(ebmbench.Metric):
     task_kinds = frozenset({"unconditional"})
     max_dim = 2
     summary = "fraction of the true modes of y2 | y1 (density slice) holding a minimum of F(y1, .) from several starts"
-    reference = "primer §4: 'are all modes found over restarts?'"
+    reference = "docs/science.md §4: 'are all modes found over restarts?'"
     params = {
         "starts": ebmbench.Param(32, "stratified starts per slice (at least the profile's inference_starts)", low=1),
         "tol": ebmbench.Param(0.02, "slack around each mode's extent, fraction of the domain width", low=0),
@@ -309,7 +309,7 @@ class ProjectionError(ebmbench.Metric):
     direction = "lower"
     task_kinds = frozenset({"unconditional"})
     summary = "distance to the nearest true sample after descending F from a noise-corrupted test point"
-    reference = "primer §4: 'given a corrupted y, find the nearest point of the data manifold'"
+    reference = "docs/science.md §4: 'given a corrupted y, find the nearest point of the data manifold'"
     params = {
         "sigma": ebmbench.Param(0.05, "corruption noise std, fraction of the mean domain width", low=0),
         "n_ref": ebmbench.Param(20000, "size of the fresh true sample that stands for the manifold", low=1),

@@ -46,7 +46,7 @@ class Accuracy(ebmbench.Metric):
     task_kinds = frozenset({"conditional"})
     requires = frozenset({"labels"})
     summary = "test accuracy of argmin_c F(x, c) over the one-hot classes (ties split evenly)"
-    reference = "primer §4; LeCun et al. 2006, energy-based classification"
+    reference = "docs/science.md §4; LeCun et al. 2006, energy-based classification"
 
     def compute(self, ctx):
         test = ctx.data.test
@@ -63,7 +63,7 @@ class InpaintMSE(ebmbench.Metric):
     direction = "lower"
     task_kinds = frozenset({"conditional"})
     summary = "per-pixel MSE of argmin_y F(x, y) (best of several descents) to the true missing half"
-    reference = "primer §4, inpainting error"
+    reference = "docs/science.md §4, inpainting error"
 
     def applies_to(self, task):
         if task.kind != "conditional":

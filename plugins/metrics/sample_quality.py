@@ -110,7 +110,7 @@ class MMD(ebmbench.Metric):
     name = "mmd2"
     direction = "lower"
     summary = "unbiased MMD^2 between model samples and test data, sum of 5 RBF kernels"
-    reference = "Gretton et al. 2012; bandwidth sum as in primer §4, scaled by (width/9)*sqrt(dim/2)"
+    reference = "Gretton et al. 2012; bandwidth sum as in docs/science.md §4, scaled by (width/9)*sqrt(dim/2)"
 
     def compute(self, ctx):
         samples, ref = paired_samples(ctx)

@@ -143,7 +143,7 @@ class AnnealedLangevin(GradientSampler):
 class GradientDescent(GradientSampler):
     name = "gradient_descent"
     summary = "zero-temperature inference: gradient descent (or Adam) on the energy"
-    reference = "primer §1: inference is y = argmin_y F(x, y)"
+    reference = "docs/science.md §1: inference is y = argmin_y F(x, y)"
     params = {
         "steps": ebmbench.Param(100, "descent steps", low=0),
         "optimizer": ebmbench.Param("sgd", "plain steps, or Adam (blind to the energy's scale)",

@@ -97,7 +97,7 @@ class Branches(ebmbench.Task):
     main_metric = "branch_coverage"
     ground_truth = frozenset({"sampler", "support_distance", "modes"})
     summary = "y | x on one of three non-crossing curves (three answers for each x)"
-    reference = "primer §5 / " + _NYU + " (multi-modal y given x)"
+    reference = "docs/science.md §5 / " + _NYU + " (multi-modal y given x)"
     tags = frozenset({"1d", "toy", "multimodal"})
 
     @classmethod
