@@ -31,12 +31,22 @@ def _console(stderr: bool = False):
 
 def plugin_options(f):
     """Loading controls shared by every command that loads plugins."""
-    f = click.option("-p", "plugin_flags", multiple=True, metavar="no:NAME",
-                     help="Block plugin NAME (repeatable); also EBMBENCH_DISABLE_PLUGINS=a,b.")(f)
-    f = click.option("--plugins-dir", multiple=True, type=click.Path(file_okay=False),
-                     help="Load plain .py plugin files from DIR; also EBMBENCH_PLUGINS_DIR.")(f)
-    f = click.option("--strict-plugins", is_flag=True,
-                     help="A plugin that fails to load is fatal; also EBMBENCH_STRICT_PLUGINS=1.")(f)
+    f = click.option(
+        "-p",
+        "plugin_flags",
+        multiple=True,
+        metavar="no:NAME",
+        help="Block plugin NAME (repeatable); also EBMBENCH_DISABLE_PLUGINS=a,b.",
+    )(f)
+    f = click.option(
+        "--plugins-dir",
+        multiple=True,
+        type=click.Path(file_okay=False),
+        help="Load plain .py plugin files from DIR; also EBMBENCH_PLUGINS_DIR.",
+    )(f)
+    f = click.option(
+        "--strict-plugins", is_flag=True, help="A plugin that fails to load is fatal; also EBMBENCH_STRICT_PLUGINS=1."
+    )(f)
     return f
 
 
@@ -154,9 +164,14 @@ def plugins_cmd(as_json, **load):
         table.add_column(col, overflow="fold")
     style = {"loaded": "green", "failed": "red", "blocked": "yellow"}
     for p in data:
-        table.add_row(Text(p["name"]), Text(p["dist"] or "local"), Text(p["version"] or ""),
-                      Text(p["status"], style=style[p["status"]]), Text(", ".join(p["entries"])),
-                      Text(p["error"] or ""))
+        table.add_row(
+            Text(p["name"]),
+            Text(p["dist"] or "local"),
+            Text(p["version"] or ""),
+            Text(p["status"], style=style[p["status"]]),
+            Text(", ".join(p["entries"])),
+            Text(p["error"] or ""),
+        )
     _console().print(table)
 
 
@@ -175,50 +190,137 @@ def _selections(values):
 
 
 @cli.command("run")
-@click.option("--config", type=click.Path(dir_okay=False), is_eager=True, expose_value=False, callback=apply_config,
-              help="TOML file of option defaults (top-level keys or a [tool.ebmbench] table); [tool.ebmbench] in "
-                   "./pyproject.toml is read too. Flags given on the command line win.")
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False),
+    is_eager=True,
+    expose_value=False,
+    callback=apply_config,
+    help="TOML file of option defaults (top-level keys or a [tool.ebmbench] table); [tool.ebmbench] in "
+    "./pyproject.toml is read too. Flags given on the command line win.",
+)
 @click.option("--all", "run_all", is_flag=True, help="Every registered task, model and method.")
 @click.option("-t", "--task", "tasks", multiple=True, help="Task name(s); comma-separated or repeated.")
 @click.option("-m", "--model", "models", multiple=True, help='Model(s), e.g. "mlp[hidden=64]".')
 @click.option("-M", "--method", "methods", multiple=True, help='Method(s), e.g. "pcd[steps=20]"; a|b sweeps.')
 @click.option("--metric", "metrics", multiple=True, help="Only these metrics (default: all applicable).")
-@click.option("--curve-metric", "curve_metrics", default="nll_grid", show_default=True,
-              help="Metrics measured on the val split during training (the profile sets how often); "
-                   "comma-separated, or none.")
+@click.option(
+    "--curve-metric",
+    "curve_metrics",
+    default="nll_grid",
+    show_default=True,
+    help="Metrics measured on the val split during training (the profile sets how often); comma-separated, or none.",
+)
 @click.option("--seeds", type=click.IntRange(1, 1000), default=None, help="Repetitions (profile default).")
 @click.option("--seed", "base_seed", type=int, default=0, show_default=True, help="Base seed.")
-@click.option("--profile", default="quick", show_default=True,
-              type=click.Choice(["smoke", "quick", "full"]), help="Budget profile.")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="Seconds per cell; a cell over it is killed (with what it started) and marked timeout.")
-@click.option("--max-memory", "max_memory", type=click.FloatRange(min=0, min_open=True), default=None,
-              metavar="GB", help="Resident memory per cell; a cell over it is killed and marked error.")
-@click.option("--startup-timeout", type=click.FloatRange(min=0, min_open=True), default=120, show_default=True,
-              help="Seconds a worker may take to start (imports, plugin loading) before its cell errs.")
-@click.option("--out", type=click.Path(file_okay=False), default="results", show_default=True,
-              help="Results root; runs go to OUT/runs/<run_id>/.")
+@click.option(
+    "--profile",
+    default="quick",
+    show_default=True,
+    type=click.Choice(["smoke", "quick", "full"]),
+    help="Budget profile.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Seconds per cell; a cell over it is killed (with what it started) and marked timeout.",
+)
+@click.option(
+    "--max-memory",
+    "max_memory",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    metavar="GB",
+    help="Resident memory per cell; a cell over it is killed and marked error.",
+)
+@click.option(
+    "--startup-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=120,
+    show_default=True,
+    help="Seconds a worker may take to start (imports, plugin loading) before its cell errs.",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    default="results",
+    show_default=True,
+    help="Results root; runs go to OUT/runs/<run_id>/.",
+)
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
-@click.option("--executor", default="process", show_default=True,
-              help="Where cells run: process (isolated workers), serial (main process, for debugging), dask.")
-@click.option("--scheduler", default=None, metavar="ADDRESS",
-              help="--executor dask: an existing cluster's scheduler (tcp://HOST:PORT); also EBMBENCH_DASK_SCHEDULER.")
-@click.option("-j", "--jobs", type=click.IntRange(1, 256), default=None,
-              help="Cells side by side (default: cores, at most 4; 1 on cuda).")
-@click.option("--threads", type=click.IntRange(1, 256), default=1, show_default=True,
-              help="torch threads per cell; results are reproducible for a fixed value.")
+@click.option(
+    "--executor",
+    default="process",
+    show_default=True,
+    help="Where cells run: process (isolated workers), serial (main process, for debugging), dask.",
+)
+@click.option(
+    "--scheduler",
+    default=None,
+    metavar="ADDRESS",
+    help="--executor dask: an existing cluster's scheduler (tcp://HOST:PORT); also EBMBENCH_DASK_SCHEDULER.",
+)
+@click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(1, 256),
+    default=None,
+    help="Cells side by side (default: cores, at most 4; 1 on cuda).",
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(1, 256),
+    default=1,
+    show_default=True,
+    help="torch threads per cell; results are reproducible for a fixed value.",
+)
 @click.option("--force", is_flag=True, help="Recompute cells whose results are already stored under --out.")
-@click.option("--resume", default=None, is_flag=False, flag_value="", metavar="[RUN_ID]",
-              help="Continue an interrupted run in place (the latest when no id is given).")
+@click.option(
+    "--resume",
+    default=None,
+    is_flag=False,
+    flag_value="",
+    metavar="[RUN_ID]",
+    help="Continue an interrupted run in place (the latest when no id is given).",
+)
 @click.option("--pdb", is_flag=True, help="With --executor serial: the debugger on a failing cell.")
-@click.option("--fail-on", default="error", show_default=True,
-              help="Statuses that make the exit code 1: any of error,diverged,timeout.")
+@click.option(
+    "--fail-on",
+    default="error",
+    show_default=True,
+    help="Statuses that make the exit code 1: any of error,diverged,timeout.",
+)
 @click.option("--no-report", is_flag=True, help="Skip the report (figures, report.html) after the run.")
 @plugin_options
 @click.pass_context
-def run_cmd(ctx, run_all, tasks, models, methods, metrics, curve_metrics, seeds, base_seed, profile, timeout,
-            max_memory, startup_timeout, out, device, executor, scheduler, jobs, threads, force, resume, pdb, fail_on,
-            no_report, **load):
+def run_cmd(
+    ctx,
+    run_all,
+    tasks,
+    models,
+    methods,
+    metrics,
+    curve_metrics,
+    seeds,
+    base_seed,
+    profile,
+    timeout,
+    max_memory,
+    startup_timeout,
+    out,
+    device,
+    executor,
+    scheduler,
+    jobs,
+    threads,
+    force,
+    resume,
+    pdb,
+    fail_on,
+    no_report,
+    **load,
+):
     """Run the benchmark grid: tasks x compatible (model, method) pairs x seeds.
 
     Cells already computed under --out with the same code, parameters and seeds are
@@ -235,8 +337,19 @@ def run_cmd(ctx, run_all, tasks, models, methods, metrics, curve_metrics, seeds,
         raise UsageError(f"--fail-on accepts error, diverged, timeout; got {', '.join(sorted(bad))}")
     if pdb and executor != "serial":
         raise UsageError("--pdb needs --executor serial (a debugger cannot reach a worker process)")
-    grid_options = ("run_all", "tasks", "models", "methods", "metrics", "curve_metrics", "seeds", "base_seed",
-                    "profile", "device", "threads")
+    grid_options = (
+        "run_all",
+        "tasks",
+        "models",
+        "methods",
+        "metrics",
+        "curve_metrics",
+        "seeds",
+        "base_seed",
+        "profile",
+        "device",
+        "threads",
+    )
     if resume is not None:
         given = [p for p in grid_options if ctx.get_parameter_source(p) == click.core.ParameterSource.COMMANDLINE]
         if given:
@@ -262,10 +375,28 @@ def run_cmd(ctx, run_all, tasks, models, methods, metrics, curve_metrics, seeds,
         curve_names = tuple(n for n in _names(curve_metrics) if n != "none")
     if jobs is None:  # one single-threaded worker per core (a GPU is shared by one worker)
         jobs = 1 if device != "cpu" else max(1, min(os.cpu_count() or 1, 4))
-    cfg = RunConfig(tasks_sel, models_sel, methods_sel, seeds, base_seed, profile, timeout, device, Path(out),
-                    metric_names, curve_metrics=curve_names, jobs=jobs, threads=threads, executor=executor,
-                    max_memory_gb=max_memory, startup_timeout=startup_timeout, scheduler=scheduler, force=force,
-                    pdb=pdb, argv=getattr(ctx.find_root().command, "invocation", sys.argv))
+    cfg = RunConfig(
+        tasks_sel,
+        models_sel,
+        methods_sel,
+        seeds,
+        base_seed,
+        profile,
+        timeout,
+        device,
+        Path(out),
+        metric_names,
+        curve_metrics=curve_names,
+        jobs=jobs,
+        threads=threads,
+        executor=executor,
+        max_memory_gb=max_memory,
+        startup_timeout=startup_timeout,
+        scheduler=scheduler,
+        force=force,
+        pdb=pdb,
+        argv=getattr(ctx.find_root().command, "invocation", sys.argv),
+    )
     cells = plan(registry, cfg)
     mark_dead_runs(Path(out), warn)
     outcome = _run_with_progress(registry, cfg, cells, resume_dir, warn)
@@ -296,8 +427,15 @@ def _run_with_progress(registry, cfg, cells, resume_dir, warn):
     from ebmbench.results.store import StoreError
     from ebmbench.runner import RunInterrupted, execute
 
-    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                        TimeElapsedColumn(), TextColumn("{task.fields[last]}"), console=_console(), transient=False)
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[last]}"),
+        console=_console(),
+        transient=False,
+    )
     state: dict = {}
 
     def on_start(store, n_compute):
@@ -319,16 +457,20 @@ def _run_with_progress(registry, cfg, cells, resume_dir, warn):
         if store is None:
             click.echo("interrupted before the run started", err=True)
             sys.exit(code)
-        click.echo(f"interrupted ({signal_name(code)}); finished cells are kept in {store.dir}; "
-                   f"`ebmbench run --resume {store.run_id}` continues it, `ebmbench report {store.run_id}` "
-                   f"reports it", err=True)
+        click.echo(
+            f"interrupted ({signal_name(code)}); finished cells are kept in {store.dir}; "
+            f"`ebmbench run --resume {store.run_id}` continues it, `ebmbench report {store.run_id}` "
+            f"reports it",
+            err=True,
+        )
         sys.exit(code)
     except StoreError as exc:
         store = state.get("store")
         if store is None:  # the results root itself is unusable: bad input
             raise UsageError(f"--out: {exc}") from None
-        click.echo(f"ebmbench: error: {exc}; run {store.run_id} is marked failed, rows already written are kept",
-                   err=True)
+        click.echo(
+            f"ebmbench: error: {exc}; run {store.run_id} is marked failed, rows already written are kept", err=True
+        )
         sys.exit(1)
 
 
@@ -358,14 +500,30 @@ def _print_run(run_dir: Path) -> None:
 
 @cli.command("show")
 @click.argument("run", required=False)
-@click.option("--out", type=click.Path(file_okay=False), default="results", show_default=True,
-              help="Results root the run lives under.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    default="results",
+    show_default=True,
+    help="Results root the run lives under.",
+)
 @click.option("-t", "--task", "only_task", default=None, help="Only this task.")
 @click.option("--metric", default=None, help="Pivot of this metric (or several, comma-separated): methods x tasks.")
-@click.option("--format", "fmt", default="table", show_default=True,
-              type=click.Choice(["table", "md", "latex", "csv", "json"]), help="Output format.")
-@click.option("--digits", type=click.IntRange(1, 12), default=3, show_default=True,
-              help="Significant digits of the means in tables.")
+@click.option(
+    "--format",
+    "fmt",
+    default="table",
+    show_default=True,
+    type=click.Choice(["table", "md", "latex", "csv", "json"]),
+    help="Output format.",
+)
+@click.option(
+    "--digits",
+    type=click.IntRange(1, 12),
+    default=3,
+    show_default=True,
+    help="Significant digits of the means in tables.",
+)
 def show_cmd(run, out, only_task, metric, fmt, digits):
     """Print a run's tables (the latest run by default)."""
     from ebmbench.results.runs import find_run
@@ -385,12 +543,30 @@ def _report_after_run(run_dir: Path, console) -> None:
 
 @cli.command("report")
 @click.argument("run", required=False)
-@click.option("--out", "-o", "output", type=click.Path(file_okay=False), default=None,
-              help="Write the report to DIR (default: the run's folder).")
-@click.option("--root", "root", type=click.Path(file_okay=False), default="results", show_default=True,
-              help="Results root RUN lives under (RUN may also be a run folder's path).")
-@click.option("--format", "fmt", default="html", show_default=True, type=click.Choice(["html", "md"]),
-              help="html: report.html with figures and tables; md: a compact report.md, also printed.")
+@click.option(
+    "--out",
+    "-o",
+    "output",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Write the report to DIR (default: the run's folder).",
+)
+@click.option(
+    "--root",
+    "root",
+    type=click.Path(file_okay=False),
+    default="results",
+    show_default=True,
+    help="Results root RUN lives under (RUN may also be a run folder's path).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    default="html",
+    show_default=True,
+    type=click.Choice(["html", "md"]),
+    help="html: report.html with figures and tables; md: a compact report.md, also printed.",
+)
 def report_cmd(run, root, output, fmt):
     """Write a run's report: figures, tables and report.html (the latest run by default)."""
     from ebmbench.report import build_report

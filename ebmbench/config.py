@@ -37,8 +37,7 @@ __all__ = ["apply_config", "config_default_map", "merge_default_maps"]
 TABLE = "[tool.ebmbench]"
 
 
-def config_default_map(command: click.Command, config_file: str | os.PathLike | None,
-                       cwd: Path) -> dict[str, Any]:
+def config_default_map(command: click.Command, config_file: str | os.PathLike | None, cwd: Path) -> dict[str, Any]:
     """Defaults for `command` from cwd/pyproject.toml and `config_file` (which wins).
 
     Keys are click parameter names, values already converted by the option types;
@@ -87,10 +86,13 @@ def apply_config(ctx: click.Context, param: click.Parameter, value: str | None) 
 # ------------------------------------------------------------------------- internals
 def _option_keys(command: click.Command) -> dict[str, click.Option]:
     """Accepted file key (spelled with '-') -> option."""
-    options = [p for p in command.params
-               # Arguments are positional inputs, not settings; expose_value=False options
-               # (--help, --version, --config itself) are actions.
-               if isinstance(p, click.Option) and p.expose_value and p.name and p.name != "config"]
+    options = [
+        p
+        for p in command.params
+        # Arguments are positional inputs, not settings; expose_value=False options
+        # (--help, --version, --config itself) are actions.
+        if isinstance(p, click.Option) and p.expose_value and p.name and p.name != "config"
+    ]
     keys: dict[str, click.Option] = {}
     for opt in options:
         for name in opt.opts:
@@ -124,8 +126,7 @@ def _tool_table(data: dict[str, Any], path: Path) -> dict[str, Any] | None:
     return table
 
 
-def _convert(table: dict[str, Any], keys: dict[str, click.Option], ctx: click.Context,
-             where: str) -> dict[str, Any]:
+def _convert(table: dict[str, Any], keys: dict[str, click.Option], ctx: click.Context, where: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     used: dict[str, str] = {}  # parameter name -> the key that set it
     for key, raw in table.items():
@@ -152,8 +153,7 @@ def _convert(table: dict[str, Any], keys: dict[str, click.Option], ctx: click.Co
         if opt.multiple:
             items = raw if isinstance(raw, list) else [raw]
             if not items or not all(_scalar(v) for v in items):
-                raise UsageError(f"{where}: key {key!r} must be a string or a list of strings, "
-                                 f"got {_show(raw)}")
+                raise UsageError(f"{where}: key {key!r} must be a string or a list of strings, got {_show(raw)}")
             text: Any = tuple(str(v) for v in items)
         else:
             if not _scalar(raw):

@@ -83,7 +83,7 @@ class TrainContext(_Base):
         row = {"step": int(step), "time_s": time.perf_counter() - self._t0, **clean}
         self.curve.append(row)  # kept even when non-finite: the report shows where it diverged
         _check_finite(f"step {step}", clean)
-        due = [s for s in self.probe_steps[self._next_probe:] if s <= step]
+        due = [s for s in self.probe_steps[self._next_probe :] if s <= step]
         if self.probe is not None and due:
             t = time.perf_counter()
             row.update(self.probe())
@@ -105,15 +105,16 @@ class TrainContext(_Base):
         return torch.randint(0, n, (size,), generator=generator, device=self.device)
 
 
-def batched_energy(model: "torch.nn.Module", y: "torch.Tensor", x: "torch.Tensor | None" = None,
-                   chunk: int = 4096) -> "torch.Tensor":
+def batched_energy(
+    model: "torch.nn.Module", y: "torch.Tensor", x: "torch.Tensor | None" = None, chunk: int = 4096
+) -> "torch.Tensor":
     """Energies of many points without building a graph, in bounded memory."""
     import torch
 
     out = []
     with torch.no_grad():
         for i in range(0, y.shape[0], chunk):
-            out.append(model(y[i:i + chunk], None if x is None else x[i:i + chunk]))
+            out.append(model(y[i : i + chunk], None if x is None else x[i : i + chunk]))
     return torch.cat(out) if out else torch.empty(0, device=y.device)
 
 

@@ -64,8 +64,11 @@ class CellSpec:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "CellSpec":
-        data = {**data, "metrics": tuple(data.get("metrics", ())),
-                "curve_metrics": tuple(data.get("curve_metrics", ()))}
+        data = {
+            **data,
+            "metrics": tuple(data.get("metrics", ())),
+            "curve_metrics": tuple(data.get("curve_metrics", ())),
+        }
         return cls(**data)
 
 

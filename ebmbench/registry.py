@@ -39,9 +39,29 @@ TASK_KINDS = {"unconditional", "conditional"}
 # Result columns owned by the core; a metric may not shadow them.
 # (ebmbench.results.schema.ResultRow's fields; a test keeps the two in step)
 RESERVED = {
-    "run_id", "cell_id", "cell_key", "cached_from", "task", "model", "method", "model_params",
-    "method_params", "label", "rep", "seed", "data_seed", "profile", "device", "status", "reason",
-    "traceback", "train_time_s", "eval_time_s", "peak_mem_mb", "grad_evals", "wall_time_s",
+    "run_id",
+    "cell_id",
+    "cell_key",
+    "cached_from",
+    "task",
+    "model",
+    "method",
+    "model_params",
+    "method_params",
+    "label",
+    "rep",
+    "seed",
+    "data_seed",
+    "profile",
+    "device",
+    "status",
+    "reason",
+    "traceback",
+    "train_time_s",
+    "eval_time_s",
+    "peak_mem_mb",
+    "grad_evals",
+    "wall_time_s",
 }
 
 
@@ -98,20 +118,30 @@ class Entry:
         c = self.cls
         info: dict[str, Any] = {"name": self.name, "summary": c.summary}
         if issubclass(c, Task):
-            info.update(kind=c.kind, dim=c.dim, x_dim=c.x_dim, domain=[list(b) for b in c.domain],
-                        main_metric=c.main_metric, ground_truth=sorted(c.ground_truth))
+            info.update(
+                kind=c.kind,
+                dim=c.dim,
+                x_dim=c.x_dim,
+                domain=[list(b) for b in c.domain],
+                main_metric=c.main_metric,
+                ground_truth=sorted(c.ground_truth),
+            )
         elif self.kind == "models":
             info.update(family=c.family, task_kinds=sorted(c.kinds), latent=c.latent)
         elif issubclass(c, Method):
-            info.update(family=c.family, model_families=sorted(c.model_families),
-                        task_kinds=sorted(c.task_kinds))
+            info.update(family=c.family, model_families=sorted(c.model_families), task_kinds=sorted(c.task_kinds))
         elif issubclass(c, Metric):
-            info.update(direction=c.direction, task_kinds=sorted(c.task_kinds),
-                        requires=sorted(c.requires))
-        info["params"] = {k: {"default": p.default, "allowed": p.describe(), "help": p.help}
-                          for k, p in c.params.items()}
-        info.update(reference=c.reference, plugin=self.plugin, dist=self.dist,
-                    version=self.version, source_hash=self.source_hash)
+            info.update(direction=c.direction, task_kinds=sorted(c.task_kinds), requires=sorted(c.requires))
+        info["params"] = {
+            k: {"default": p.default, "allowed": p.describe(), "help": p.help} for k, p in c.params.items()
+        }
+        info.update(
+            reference=c.reference,
+            plugin=self.plugin,
+            dist=self.dist,
+            version=self.version,
+            source_hash=self.source_hash,
+        )
         return info
 
 
@@ -175,8 +205,11 @@ def _validate(kind: str, cls: Any) -> str:
     name = getattr(cls, "name", None)
     if not isinstance(name, str) or not NAME_RE.match(name):
         raise ValueError(f"{cls.__qualname__}.name must be a lowercase identifier, got {name!r}")
-    required = {"tasks": ("kind", "dim", "domain", "main_metric"), "methods": ("family",),
-                "metrics": ("direction",)}.get(kind, ())
+    required = {
+        "tasks": ("kind", "dim", "domain", "main_metric"),
+        "methods": ("family",),
+        "metrics": ("direction",),
+    }.get(kind, ())
     for attr in required:
         if not hasattr(cls, attr):
             raise ValueError(f"{kind[:-1]} {name!r} lacks required attribute {attr!r}")
@@ -186,8 +219,10 @@ def _validate(kind: str, cls: Any) -> str:
         raise ValueError(f"method {name!r}: family must be contrastive or architectural, got {cls.family!r}")
     if kind == "metrics":
         if cls.direction not in {"higher", "lower", "none"}:
-            raise ValueError(f"metric {name!r}: direction must be 'higher', 'lower' or 'none' "
-                             f"(a reported quantity such as a fitted temperature), got {cls.direction!r}")
+            raise ValueError(
+                f"metric {name!r}: direction must be 'higher', 'lower' or 'none' "
+                f"(a reported quantity such as a fitted temperature), got {cls.direction!r}"
+            )
         if name in RESERVED:
             raise ValueError(f"metric name {name!r} is reserved for a result column")
     return name
@@ -219,9 +254,13 @@ class Registry:
     def provenance(self) -> dict[str, Any]:
         return {
             "plugins": [p.to_json() for p in self.plugins],
-            "entries": {k: {n: {"plugin": e.plugin, "dist": e.dist, "version": e.version,
-                                "source_hash": e.source_hash} for n, e in v.items()}
-                        for k, v in self.entries.items()},
+            "entries": {
+                k: {
+                    n: {"plugin": e.plugin, "dist": e.dist, "version": e.version, "source_hash": e.source_hash}
+                    for n, e in v.items()
+                }
+                for k, v in self.entries.items()
+            },
         }
 
 
@@ -297,17 +336,18 @@ class _Loader:
         except pluggy.PluginValidationError as exc:
             self.pm.unregister(name=info.name)
             return self.fail(info, str(exc))
-        info.hooks = sorted(impl_name for impl_name in hookspecs.KIND_OF_HOOK
-                            if any(i.plugin_name == info.name
-                                   for i in getattr(self.pm.hook, impl_name).get_hookimpls()))
+        info.hooks = sorted(
+            impl_name
+            for impl_name in hookspecs.KIND_OF_HOOK
+            if any(i.plugin_name == info.name for i in getattr(self.pm.hook, impl_name).get_hookimpls())
+        )
         self.register_entries(info, plugin)
 
     def register_entries(self, info: PluginInfo, plugin: Any) -> None:
         staged: list[Entry] = []
         for hook_name in info.hooks:
             kind = hookspecs.KIND_OF_HOOK[hook_name]
-            impl = next(i for i in getattr(self.pm.hook, hook_name).get_hookimpls()
-                        if i.plugin_name == info.name)
+            impl = next(i for i in getattr(self.pm.hook, hook_name).get_hookimpls() if i.plugin_name == info.name)
 
             def register(cls, _kind=kind):
                 name = _validate(_kind, cls)
@@ -321,11 +361,13 @@ class _Loader:
         # Commit all of a plugin's entries or none of them.
         for e in staged:
             other = self.entries[e.kind].get(e.name) or next(
-                (s for s in staged if s is not e and s.kind == e.kind and s.name == e.name), None)
+                (s for s in staged if s is not e and s.kind == e.kind and s.name == e.name), None
+            )
             if other is not None:
                 self.pm.unregister(name=info.name)
-                return self.fail(info, f"{e.kind[:-1]} {e.name!r} is registered by both "
-                                       f"{_provider(other)} and {_provider(e)}")
+                return self.fail(
+                    info, f"{e.kind[:-1]} {e.name!r} is registered by both {_provider(other)} and {_provider(e)}"
+                )
         for e in staged:
             self.entries[e.kind][e.name] = e
         info.entries = [f"{e.kind}:{e.name}" for e in staged]

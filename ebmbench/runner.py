@@ -115,19 +115,37 @@ def mark_dead_runs(root: Path, warn: Callable[[str], None]) -> None:
                 write_json(run_dir / "run.json", raw)
             except StoreError:
                 pass  # reported as interrupted all the same; nothing to lose
-            warn(f"run {run_dir.name} was interrupted ({raw['interrupted_because']}); "
-                 f"`ebmbench run --resume {run_dir.name}` continues it")
+            warn(
+                f"run {run_dir.name} was interrupted ({raw['interrupted_because']}); "
+                f"`ebmbench run --resume {run_dir.name}` continues it"
+            )
 
 
 def _record(run_id: str, cell: PlannedCell, result: CellResult) -> dict[str, Any]:
     s = cell.spec
     return ResultRow(
-        run_id=run_id, cell_id=s.cell_id, cell_key=s.cell_key, task=s.task, model=cell.model_label,
-        method=cell.method_label, label=cell.label, model_params=canonical(s.model_params),
-        method_params=canonical(s.method_params), rep=s.rep, seed=s.seed, data_seed=s.data_seed,
-        profile=s.profile, device=s.device, status=str(result.status), reason=result.reason,
-        traceback=result.traceback, train_time_s=result.train_time_s, eval_time_s=result.eval_time_s,
-        peak_mem_mb=result.peak_mem_mb, grad_evals=result.grad_evals, wall_time_s=result.wall_time_s,
+        run_id=run_id,
+        cell_id=s.cell_id,
+        cell_key=s.cell_key,
+        task=s.task,
+        model=cell.model_label,
+        method=cell.method_label,
+        label=cell.label,
+        model_params=canonical(s.model_params),
+        method_params=canonical(s.method_params),
+        rep=s.rep,
+        seed=s.seed,
+        data_seed=s.data_seed,
+        profile=s.profile,
+        device=s.device,
+        status=str(result.status),
+        reason=result.reason,
+        traceback=result.traceback,
+        train_time_s=result.train_time_s,
+        eval_time_s=result.eval_time_s,
+        peak_mem_mb=result.peak_mem_mb,
+        grad_evals=result.grad_evals,
+        wall_time_s=result.wall_time_s,
         metrics=dict(result.metrics or {}),
     ).to_record()
 
@@ -138,27 +156,38 @@ def _copy_cached(store: RunStore, cells: list[PlannedCell], sources: dict[str, P
     for cell in cells:
         if cell.spec.cell_key in sources:
             by_run.setdefault(sources[cell.spec.cell_key], []).append(cell)
+    import pandas as pd
+
     for run_dir, group in by_run.items():
         rows = read_results(run_dir).drop_duplicates("cell_key", keep="last").set_index("cell_key")
-        curves = read_curves(run_dir)
+        records = []
         for cell in group:
             src = rows.loc[cell.spec.cell_key].to_dict()
+            origin = src.get("cached_from")
             record = {**src, "cell_key": cell.spec.cell_key, "run_id": store.run_id,
-                      "cached_from": src.get("cached_from") or src["run_id"]}
+                      "cached_from": src["run_id"] if origin is None or pd.isna(origin) else origin}
             # labels are display names: take this run's, the key guarantees the same cell
             record.update(model=cell.model_label, method=cell.method_label, label=cell.label)
-            curve = curves[curves["cell_id"] == record["cell_id"]].assign(run_id=store.run_id)
             store.copy_artifacts(run_dir, record["cell_id"])
-            store.add_record(record, curve)
+            records.append(record)
+        curves = read_curves(run_dir)
+        curves = curves[curves["cell_id"].isin({r["cell_id"] for r in records})].assign(run_id=store.run_id)
+        store.add_batch(records, curves)  # one write for the lot: a cached rerun costs seconds
+        for record in records:
             on_row(record)
     return sum(len(g) for g in by_run.values())
 
 
-def execute(registry: Registry, cfg: RunConfig, cells: list[PlannedCell], *,
-            resume: Path | None = None,
-            on_start: Callable[[RunStore, int], None] | None = None,
-            on_cell: Callable[[dict[str, Any]], None] | None = None,
-            warn: Callable[[str], None] = lambda msg: print(msg, file=sys.stderr)) -> RunOutcome:
+def execute(
+    registry: Registry,
+    cfg: RunConfig,
+    cells: list[PlannedCell],
+    *,
+    resume: Path | None = None,
+    on_start: Callable[[RunStore, int], None] | None = None,
+    on_cell: Callable[[dict[str, Any]], None] | None = None,
+    warn: Callable[[str], None] = lambda msg: print(msg, file=sys.stderr),
+) -> RunOutcome:
     """Run `cells`; `on_start(store, n_to_compute)` and `on_cell(row)` feed the progress display.
 
     Raises RunInterrupted (signals), KeyboardInterrupt, or StoreError (a failed write)
@@ -187,21 +216,33 @@ def execute(registry: Registry, cfg: RunConfig, cells: list[PlannedCell], *,
     try:
         if threading_is_main():  # SIGTERM (timeout, CI cancel, docker stop, Slurm) as an interrupt
             signal.signal(signal.SIGTERM, _raise_interrupted)
-        store.add_skipped([_record(store.run_id, c, CellResult("skipped", c.skip_reason))
-                           for c in todo if c.skip_reason])
+        store.add_skipped(
+            [_record(store.run_id, c, CellResult("skipped", c.skip_reason)) for c in todo if c.skip_reason]
+        )
         runnable = [c for c in todo if not c.skip_reason]
-        sources = {} if cfg.force else index_done_cells(cfg.out, {c.spec.cell_key for c in runnable}, warn,
-                                                        exclude=store.dir)
+        sources = (
+            {} if cfg.force else index_done_cells(cfg.out, {c.spec.cell_key for c in runnable}, warn, exclude=store.dir)
+        )
         to_compute = [c for c in runnable if c.spec.cell_key not in sources]
         if on_start:
             on_start(store, len(to_compute))
         outcome.n_cached = _copy_cached(store, runnable, sources, stored)
         if to_compute:
             executor = registry.make("executors", cfg.executor)
-            executor.start(ExecutorSettings(
-                jobs=cfg.jobs, threads=cfg.threads, timeout=cfg.timeout, max_memory_gb=cfg.max_memory_gb,
-                startup_timeout=cfg.startup_timeout, load_config=asdict(registry.config),
-                log_path=str(store.dir / "worker.log"), scheduler=cfg.scheduler, pdb=cfg.pdb, registry=registry))
+            executor.start(
+                ExecutorSettings(
+                    jobs=cfg.jobs,
+                    threads=cfg.threads,
+                    timeout=cfg.timeout,
+                    max_memory_gb=cfg.max_memory_gb,
+                    startup_timeout=cfg.startup_timeout,
+                    load_config=asdict(registry.config),
+                    log_path=str(store.dir / "worker.log"),
+                    scheduler=cfg.scheduler,
+                    pdb=cfg.pdb,
+                    registry=registry,
+                )
+            )
             pending: dict[Future, PlannedCell] = {}
             queue = list(reversed(to_compute))
             while queue or pending:

@@ -64,38 +64,49 @@ def _frames(df, meta, task, metric, digits=3):
         df = df[df["task"] == task]
         tasks = [task]
     if names is not None:
-        return [(f"{name} — mean ± 95% CI over seeds", pivot(df, name, directions, digits=digits), True)
-                for name in names]
+        return [
+            (f"{name} — mean ± 95% CI over seeds", pivot(df, name, directions, digits=digits), True) for name in names
+        ]
     out = []
     for t in tasks:
         main = meta["main_metrics"].get(t) or (metrics[0] if metrics else "")
         if main not in metrics:
             main = metrics[0] if metrics else main
-        out.append((f"{t} — ranked by {main} (mean ± 95% CI over seeds)",
-                    leaderboard(df, t, main, directions, metrics, digits), False))
+        out.append(
+            (
+                f"{t} — ranked by {main} (mean ± 95% CI over seeds)",
+                leaderboard(df, t, main, directions, metrics, digits),
+                False,
+            )
+        )
     rank_table = ranks(df, directions, meta["main_metrics"])
     if len(rank_table.columns) > 2:  # a cross-task ranking needs two tasks at least
         out.append(("rank by each task's main metric (1 = best)", rank_table.round(2), True))
     return out
 
 
-def render_run(run_dir: Path, task: str | None = None, metric: str | None = None,
-               fmt: str = "table", console=None, digits: int = 3) -> str | None:
+def render_run(
+    run_dir: Path, task: str | None = None, metric: str | None = None, fmt: str = "table", console=None, digits: int = 3
+) -> str | None:
     """Print (fmt=table, via `console`) or return the text of a run's tables."""
     meta = load_meta(run_dir)
     df = load_results(run_dir)
     if fmt not in FORMATS:
         raise UsageError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
-    header = (f"run {meta['run_id']} · profile {meta['profile']['name']} · {meta['status']} · "
-              f"{len(df)} of {meta['n_cells']} cells")
+    header = (
+        f"run {meta['run_id']} · profile {meta['profile']['name']} · {meta['status']} · "
+        f"{len(df)} of {meta['n_cells']} cells"
+    )
     if df.empty:
         if fmt == "table":
             console.print(header)
             return None
         return "" if fmt in ("csv", "json") else header + "\n"
     if fmt in ("csv", "json"):
-        long = aggregate(df if task is None else df[df["task"] == task],
-                         _metric_names(metric, df, meta) or metric_columns(df, meta["metric_directions"]))
+        long = aggregate(
+            df if task is None else df[df["task"] == task],
+            _metric_names(metric, df, meta) or metric_columns(df, meta["metric_directions"]),
+        )
         return long.to_csv(index=False) if fmt == "csv" else long.to_json(orient="records", indent=2)
     frames = _frames(df, meta, task, metric, digits)
     if fmt == "table":
@@ -110,9 +121,14 @@ def render_run(run_dir: Path, task: str | None = None, metric: str | None = None
                 grouped.setdefault((lab, reason), []).append(t)
         shown = list(grouped.items())
         if len(shown) > 8:  # --all skips hundreds of incompatible pairs: count them instead
-            console.print(Text(f"skipped {sum(len(t) for t in grouped.values())} incompatible "
-                               f"(task, model, method) combinations; their reasons are in the "
-                               f"report's status table and in results.parquet", style="dim"))
+            console.print(
+                Text(
+                    f"skipped {sum(len(t) for t in grouped.values())} incompatible "
+                    f"(task, model, method) combinations; their reasons are in the "
+                    f"report's status table and in results.parquet",
+                    style="dim",
+                )
+            )
             shown = []
         for (lab, reason), tasks in shown:
             console.print(Text(f"skipped {lab} on {', '.join(tasks)}: {reason}", style="dim"))

@@ -11,8 +11,17 @@ from __future__ import annotations
 import math
 from typing import Any
 
-__all__ = ["summarize", "aggregate", "leaderboard", "pivot", "ranks", "format_cell", "metric_columns",
-           "skipped_pairs", "ARROW"]
+__all__ = [
+    "summarize",
+    "aggregate",
+    "leaderboard",
+    "pivot",
+    "ranks",
+    "format_cell",
+    "metric_columns",
+    "skipped_pairs",
+    "ARROW",
+]
 
 ARROW = {"higher": "↑", "lower": "↓"}
 
@@ -30,8 +39,9 @@ def summarize(values) -> dict[str, float]:
     std = float(v.std(ddof=1)) if n > 1 else math.nan
     lo = hi = math.nan
     if n > 1 and np.ptp(v) > 0:
-        res = stats.bootstrap((v,), np.mean, confidence_level=0.95, n_resamples=2000,
-                              method="percentile", random_state=0)
+        res = stats.bootstrap(
+            (v,), np.mean, confidence_level=0.95, n_resamples=2000, method="percentile", random_state=0
+        )
         lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
     elif n > 1:
         lo = hi = mean
@@ -79,8 +89,7 @@ def skipped_pairs(df):
     return [(t, lab, first.loc[(t, lab)]) for t, lab in keys]
 
 
-def leaderboard(df, task: str, main_metric: str, directions: dict[str, str], metrics: list[str],
-                digits: int = 3):
+def leaderboard(df, task: str, main_metric: str, directions: dict[str, str], metrics: list[str], digits: int = 3):
     """One task's table of display strings: one row per model/method that ran,
     ranked by the main metric; rows without a finished cell come last."""
     import pandas as pd

@@ -14,7 +14,6 @@ def _clean_plugin_env(monkeypatch):
         monkeypatch.delenv(var, raising=False)
 
 
-
 @pytest.fixture(scope="session")
 def smoke_run(tmp_path_factory):
     """One real run of the smoke cell through the CLI: (click result, run folder)."""

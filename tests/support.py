@@ -19,8 +19,21 @@ LOCAL_DIR = FIXTURES / "local"
 # slice's (sampler, noise draws, inference by descent), so the run's cost does not
 # grow with the catalogue.
 SLICE_METRICS = ("mmd2", "energy_gap", "auroc_noise", "completion")
-SMOKE = ("-t", "8gaussians", "-m", "kmeans", "-M", "kmeans", "--profile", "smoke", "--seeds", "1", "--no-report",
-         "--metric", ",".join(SLICE_METRICS))
+SMOKE = (
+    "-t",
+    "8gaussians",
+    "-m",
+    "kmeans",
+    "-M",
+    "kmeans",
+    "--profile",
+    "smoke",
+    "--seeds",
+    "1",
+    "--no-report",
+    "--metric",
+    ",".join(SLICE_METRICS),
+)
 
 ENV_VARS = ("EBMBENCH_DISABLE_PLUGINS", "EBMBENCH_PLUGINS_DIR", "EBMBENCH_STRICT_PLUGINS")
 

@@ -50,9 +50,20 @@ def registry():
 
 
 def spec(method: str, curve_metrics=("nll_grid",), task: str = "8gaussians") -> CellSpec:
-    return CellSpec(cell_id="c", task=task, model="mlp", model_params={}, method=method, method_params={},
-                    rep=0, seed=123, data_seed=7, profile="smoke", curve_metrics=curve_metrics,
-                    metrics=("nll_grid", "energy_gap", "mmd2", "completion"))
+    return CellSpec(
+        cell_id="c",
+        task=task,
+        model="mlp",
+        model_params={},
+        method=method,
+        method_params={},
+        rep=0,
+        seed=123,
+        data_seed=7,
+        profile="smoke",
+        curve_metrics=curve_metrics,
+        metrics=("nll_grid", "energy_gap", "mmd2", "completion"),
+    )
 
 
 def test_probe_steps_span_training_evenly():
@@ -132,8 +143,15 @@ def test_probe_leaves_modes_requires_grad_and_gradients_alone(registry):
         p.grad = torch.full_like(p, float(i))
     params[0].requires_grad_(False)  # a frozen part stays frozen
     model.train()
-    probe = training_probe(registry, spec("exact_ml", curve_metrics=("completion", "nll_grid")), task,
-                           PROFILES["smoke"], data, model, registry.make("methods", "exact_ml"))
+    probe = training_probe(
+        registry,
+        spec("exact_ml", curve_metrics=("completion", "nll_grid")),
+        task,
+        PROFILES["smoke"],
+        data,
+        model,
+        registry.make("methods", "exact_ml"),
+    )
     out = probe()
     assert set(out) == {"val_completion", "val_nll_grid"}
     assert model.training and all(m.training for m in model.modules())

@@ -19,15 +19,18 @@ WIDE = {"COLUMNS": "250"}  # rich folds long cells on a narrow terminal
 
 
 # ------------------------------------------------------------- unknown names
-@pytest.mark.parametrize("args,fragments", [
-    (("-t", "8gausians"), ("unknown task '8gausians'", "did you mean '8gaussians'")),
-    (("-t", "8gaussians", "-m", "mpl"), ("unknown model 'mpl'", "did you mean 'mlp'")),
-    (("-t", "8gaussians", "-M", "pcdd"), ("unknown method 'pcdd'", "did you mean 'pcd'")),
-    (("-t", "8gaussians", "--metric", "mmd"), ("unknown metric 'mmd'", "did you mean 'mmd2'")),
-    (("-t", "8gaussians", "--metric", "energy_gap, mmd"), ("unknown metric 'mmd'",)),
-    (("-t", "8gaussians", "-M", "pcd,dsm,kmeanz"), ("unknown method 'kmeanz'", "did you mean 'kmeans'")),
-    (("--all", "--profile", "smok"), ("smok",)),
-])
+@pytest.mark.parametrize(
+    "args,fragments",
+    [
+        (("-t", "8gausians"), ("unknown task '8gausians'", "did you mean '8gaussians'")),
+        (("-t", "8gaussians", "-m", "mpl"), ("unknown model 'mpl'", "did you mean 'mlp'")),
+        (("-t", "8gaussians", "-M", "pcdd"), ("unknown method 'pcdd'", "did you mean 'pcd'")),
+        (("-t", "8gaussians", "--metric", "mmd"), ("unknown metric 'mmd'", "did you mean 'mmd2'")),
+        (("-t", "8gaussians", "--metric", "energy_gap, mmd"), ("unknown metric 'mmd'",)),
+        (("-t", "8gaussians", "-M", "pcd,dsm,kmeanz"), ("unknown method 'kmeanz'", "did you mean 'kmeans'")),
+        (("--all", "--profile", "smok"), ("smok",)),
+    ],
+)
 def test_unknown_names_suggest(args, fragments, tmp_path):
     r = invoke("run", *args, "--out", tmp_path)
     assert_usage_error(r, *fragments)
@@ -40,21 +43,27 @@ def test_name_without_close_match_lists_known_names():
 
 
 # ---------------------------------------------------------------- bad parameters
-@pytest.mark.parametrize("spec,fragments", [
-    ("pcd[stpes=3]", ("no parameter 'stpes'", "allowed:", "steps (int in [1, inf])", "reinit")),
-    ("pcd[steps=abc]", ("steps", "int", "'abc'")),
-    ("pcd[reinit=2]", ("reinit", "[0, 1]", "2")),
-    ("pcd[steps=0]", ("steps", "[1, inf]")),
-    ("pcd[steps]", ("key=value",)),
-    ("pcd[steps=1,steps=2]", ("twice",)),
-])
+@pytest.mark.parametrize(
+    "spec,fragments",
+    [
+        ("pcd[stpes=3]", ("no parameter 'stpes'", "allowed:", "steps (int in [1, inf])", "reinit")),
+        ("pcd[steps=abc]", ("steps", "int", "'abc'")),
+        ("pcd[reinit=2]", ("reinit", "[0, 1]", "2")),
+        ("pcd[steps=0]", ("steps", "[1, inf]")),
+        ("pcd[steps]", ("key=value",)),
+        ("pcd[steps=1,steps=2]", ("twice",)),
+    ],
+)
 def test_invalid_method_parameters_say_what_is_allowed(spec, fragments):
     assert_usage_error(invoke(*RUN, "-t", "8gaussians", "-m", "mlp", "-M", spec), *fragments)
 
 
 def test_invalid_model_choice_lists_choices():
-    assert_usage_error(invoke(*RUN, "-t", "8gaussians", "-m", "mlp[activation=relu]", "-M", "dsm"),
-                       "one of silu, softplus, elu, tanh", "'relu'")
+    assert_usage_error(
+        invoke(*RUN, "-t", "8gaussians", "-m", "mlp[activation=relu]", "-M", "dsm"),
+        "one of silu, softplus, elu, tanh",
+        "'relu'",
+    )
 
 
 def test_bad_value_in_a_sweep_is_caught_before_running(tmp_path):
@@ -64,19 +73,22 @@ def test_bad_value_in_a_sweep_is_caught_before_running(tmp_path):
 
 
 # ------------------------------------------------------------- other bad usage
-@pytest.mark.parametrize("args,fragments", [
-    (("run",), ("nothing selected",)),
-    (("run", "--profile", "smoke"), ("nothing selected",)),
-    (("run", "-t", "8gaussians", "--fail-on", "bogus"), ("--fail-on", "bogus")),
-    (("run", "-t", "8gaussians", "--fail-on", "error,diverged,explode"), ("explode",)),
-    (("run", "-t", "8gaussians", "--device", "tpu"), ("--device", "'tpu'")),
-    (("run", "-t", "8gaussians", "--seeds", "0"), ("--seeds",)),
-    (("run", "-t", "8gaussians", "--timeout", "0"), ("--timeout",)),
-    (("run", "--bogus-option"), ("--bogus-option",)),
-    (("frobnicate",), ("frobnicate",)),
-    (("list", "widgets"), ("widgets",)),
-    (("run", "-t", "8gaussians", "-p", "pcd"), ("no:NAME",)),
-])
+@pytest.mark.parametrize(
+    "args,fragments",
+    [
+        (("run",), ("nothing selected",)),
+        (("run", "--profile", "smoke"), ("nothing selected",)),
+        (("run", "-t", "8gaussians", "--fail-on", "bogus"), ("--fail-on", "bogus")),
+        (("run", "-t", "8gaussians", "--fail-on", "error,diverged,explode"), ("explode",)),
+        (("run", "-t", "8gaussians", "--device", "tpu"), ("--device", "'tpu'")),
+        (("run", "-t", "8gaussians", "--seeds", "0"), ("--seeds",)),
+        (("run", "-t", "8gaussians", "--timeout", "0"), ("--timeout",)),
+        (("run", "--bogus-option"), ("--bogus-option",)),
+        (("frobnicate",), ("frobnicate",)),
+        (("list", "widgets"), ("widgets",)),
+        (("run", "-t", "8gaussians", "-p", "pcd"), ("no:NAME",)),
+    ],
+)
 def test_bad_usage_is_one_line_exit_2(args, fragments):
     line = assert_usage_error(invoke(*args), *fragments)
     assert line.startswith("ebmbench: error: ")
@@ -96,8 +108,9 @@ def test_cuda_on_a_cpu_machine_is_a_usage_error(tmp_path):
 
 def test_valid_fail_on_lists_are_accepted():
     # valid statuses pass the check and the run stops at the next problem (the typo)
-    assert_usage_error(invoke(*RUN, "-t", "8gaussians", "-M", "pcdd", "--fail-on", "error, diverged,timeout"),
-                       "unknown method")
+    assert_usage_error(
+        invoke(*RUN, "-t", "8gaussians", "-M", "pcdd", "--fail-on", "error, diverged,timeout"), "unknown method"
+    )
 
 
 # ------------------------------------------------------------------------- show
@@ -159,12 +172,26 @@ def test_plugins_json_lists_builtins_with_versions():
     r = invoke("plugins", "--json")
     assert r.exit_code == 0, r.stderr
     rows = {p["name"]: p for p in json.loads(r.stdout)}
-    for name in ("tasks.toy2d", "tasks.conditional", "models.mlp", "models.prototypes", "methods.pcd",
-                 "methods.dsm", "methods.kmeans", "samplers.langevin", "metrics.energy",
-                 "metrics.sample_quality", "metrics.inference"):
+    for name in (
+        "tasks.toy2d",
+        "tasks.conditional",
+        "models.mlp",
+        "models.prototypes",
+        "methods.pcd",
+        "methods.dsm",
+        "methods.kmeans",
+        "samplers.langevin",
+        "metrics.energy",
+        "metrics.sample_quality",
+        "metrics.inference",
+    ):
         p = rows[name]
-        assert (p["status"], p["dist"], p["version"], p["error"]) == ("loaded", "ebmbench", ebmbench.__version__,
-                                                                      None), name
+        assert (p["status"], p["dist"], p["version"], p["error"]) == (
+            "loaded",
+            "ebmbench",
+            ebmbench.__version__,
+            None,
+        ), name
         assert p["hooks"] and p["entries"]
     assert "methods:pcd" in rows["methods.pcd"]["entries"]
     assert rows["methods.pcd"]["hooks"] == ["ebmbench_register_methods"]

@@ -19,8 +19,14 @@ from ebmbench.errors import UsageError
 
 # A throwaway command shaped like `ebmbench run`, wired the way cli.py wires it.
 @click.command("run")
-@click.option("--config", type=click.Path(dir_okay=False), is_eager=True, expose_value=False,
-              callback=apply_config, help="TOML file with option defaults.")
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False),
+    is_eager=True,
+    expose_value=False,
+    callback=apply_config,
+    help="TOML file with option defaults.",
+)
 @click.option("--all", "run_all", is_flag=True)
 @click.option("-t", "--task", "tasks", multiple=True)
 @click.option("--seeds", type=click.IntRange(1, 1000), default=None)
@@ -35,9 +41,18 @@ def run(**options):
     click.echo(json.dumps(options, sort_keys=True))
 
 
-DEFAULTS = {"run_all": False, "tasks": [], "seeds": None, "base_seed": 0, "jobs": None,
-            "profile": "quick", "timeout": None, "fail_on": "error", "no_report": False,
-            "plugin_flags": []}
+DEFAULTS = {
+    "run_all": False,
+    "tasks": [],
+    "seeds": None,
+    "base_seed": 0,
+    "jobs": None,
+    "profile": "quick",
+    "timeout": None,
+    "fail_on": "error",
+    "no_report": False,
+    "plugin_flags": [],
+}
 
 
 def write(path: Path, text: str) -> Path:
@@ -71,7 +86,9 @@ def cwd(tmp_path, monkeypatch):
 
 # ------------------------------------------------------------------------- values
 def test_file_values_become_typed_defaults(cwd):
-    write(cwd / "ebm.toml", """
+    write(
+        cwd / "ebm.toml",
+        """
         task = ["ring", "moons"]
         seed = 7
         jobs = 2
@@ -80,10 +97,18 @@ def test_file_values_become_typed_defaults(cwd):
         fail-on = "error,timeout"
         no-report = true
         all = true
-    """)
+    """,
+    )
     assert config_default_map(run, "ebm.toml", cwd) == {
-        "tasks": ("ring", "moons"), "base_seed": 7, "jobs": 2, "profile": "smoke", "timeout": 1.5,
-        "fail_on": "error,timeout", "no_report": True, "run_all": True}
+        "tasks": ("ring", "moons"),
+        "base_seed": 7,
+        "jobs": 2,
+        "profile": "smoke",
+        "timeout": 1.5,
+        "fail_on": "error,timeout",
+        "no_report": True,
+        "run_all": True,
+    }
 
 
 def test_without_any_file_the_map_is_empty(cwd):
@@ -92,17 +117,30 @@ def test_without_any_file_the_map_is_empty(cwd):
 
 
 def test_explicit_flags_win_over_the_file(cwd):
-    write(cwd / "ebm.toml", """
+    write(
+        cwd / "ebm.toml",
+        """
         task = ["ring", "moons"]
         seed = 7
         profile = "smoke"
         no-report = true
-    """)
+    """,
+    )
     assert invoke("--config", "ebm.toml") == {
-        **DEFAULTS, "tasks": ["ring", "moons"], "base_seed": 7, "profile": "smoke", "no_report": True}
+        **DEFAULTS,
+        "tasks": ["ring", "moons"],
+        "base_seed": 7,
+        "profile": "smoke",
+        "no_report": True,
+    }
     # A flag replaces the file's value whole (no merging of -t lists), wherever --config stands.
     assert invoke("-t", "blobs", "--seed", "3", "--config", "ebm.toml", "--profile", "full") == {
-        **DEFAULTS, "tasks": ["blobs"], "base_seed": 3, "profile": "full", "no_report": True}
+        **DEFAULTS,
+        "tasks": ["blobs"],
+        "base_seed": 3,
+        "profile": "full",
+        "no_report": True,
+    }
 
 
 def test_default_map_passed_to_make_context(cwd):
@@ -118,19 +156,22 @@ def test_a_default_map_from_the_caller_stays_below_the_file(cwd):
     assert (out["base_seed"], out["jobs"]) == (11, 3)
 
 
-@pytest.mark.parametrize("text, expected", [
-    ('seed = 5', {"base_seed": 5}),
-    ('base_seed = 5', {"base_seed": 5}),
-    ('base-seed = 5', {"base_seed": 5}),
-    ('seed = "5"', {"base_seed": 5}),  # the text a shell would pass
-    ('task = "ring"', {"tasks": ("ring",)}),
-    ('tasks = ["ring"]', {"tasks": ("ring",)}),
-    ('fail_on = "timeout"', {"fail_on": "timeout"}),
-    ('fail-on = "timeout"', {"fail_on": "timeout"}),
-    ('no_report = false', {"no_report": False}),
-    ('run_all = true', {"run_all": True}),
-    ('plugin_flags = "no:x"', {"plugin_flags": ("no:x",)}),  # no long name: the parameter name
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("seed = 5", {"base_seed": 5}),
+        ("base_seed = 5", {"base_seed": 5}),
+        ("base-seed = 5", {"base_seed": 5}),
+        ('seed = "5"', {"base_seed": 5}),  # the text a shell would pass
+        ('task = "ring"', {"tasks": ("ring",)}),
+        ('tasks = ["ring"]', {"tasks": ("ring",)}),
+        ('fail_on = "timeout"', {"fail_on": "timeout"}),
+        ('fail-on = "timeout"', {"fail_on": "timeout"}),
+        ("no_report = false", {"no_report": False}),
+        ("run_all = true", {"run_all": True}),
+        ('plugin_flags = "no:x"', {"plugin_flags": ("no:x",)}),  # no long name: the parameter name
+    ],
+)
 def test_key_spellings(cwd, text, expected):
     write(cwd / "ebm.toml", text)
     assert config_default_map(run, cwd / "ebm.toml", cwd) == expected
@@ -138,14 +179,17 @@ def test_key_spellings(cwd, text, expected):
 
 # ------------------------------------------------------------------------- sources
 def test_pyproject_in_the_working_directory(cwd):
-    write(cwd / "pyproject.toml", """
+    write(
+        cwd / "pyproject.toml",
+        """
         [project]
         name = "mine"
 
         [tool.ebmbench]
         task = "ring"
         jobs = 2
-    """)
+    """,
+    )
     assert config_default_map(run, None, cwd) == {"tasks": ("ring",), "jobs": 2}
     assert invoke() == {**DEFAULTS, "tasks": ["ring"], "jobs": 2}
     assert invoke("-j", "1")["jobs"] == 1
@@ -171,35 +215,46 @@ def test_config_file_wins_over_pyproject(cwd):
 
 
 def test_config_file_shaped_like_pyproject_uses_its_table(tmp_path, cwd):
-    other = write(tmp_path / "pyproject.toml", """
+    other = write(
+        tmp_path / "pyproject.toml",
+        """
         [project]
         name = "elsewhere"
         [tool.ebmbench]
         seed = 4
-    """)
+    """,
+    )
     assert config_default_map(run, other, cwd) == {"base_seed": 4}
 
 
 # ------------------------------------------------------------------------- errors
-@pytest.mark.parametrize("text, message", [
-    ("sede = 1", "unknown key 'sede'; did you mean 'seed'?"),
-    ("fail_onn = 'x'", "unknown key 'fail_onn'; did you mean 'fail-on'?"),
-    ("jobs = 0", "key 'jobs': 0 is not in the range 1<=x<=256"),
-    ("seeds = 2.5", "key 'seeds': '2.5' is not a valid integer range"),
-    ("profile = 'huge'", "key 'profile': 'huge' is not one of 'smoke', 'quick', 'full'"),
-    ("timeout = 0", "key 'timeout': 0.0 is not in the range x>0"),
-    ("seed = true", "key 'seed' must be a string or a number, got true"),
-    ("seed = [1, 2]", "key 'seed' must be a string or a number, got [1, 2]"),
-    ("no-report = 'yes'", "key 'no-report' must be true or false, got 'yes'"),
-    ("no-report = 1", "key 'no-report' must be true or false, got 1"),
-    ("task = [1, true]", "key 'task' must be a string or a list of strings, got [1, True]"),
-    ("task = []", "key 'task' must be a string or a list of strings, got []"),
-    ("task = {name = 'ring'}", "key 'task' must be a string or a list of strings, got a table"),
-    ("task = 'a'\ntasks = 'b'", "keys 'task' and 'tasks' both set -t/--task"),
-    # A file cannot name another file; with no close match the message lists the keys.
-    ("config = 'other.toml'", ("unknown key 'config' (allowed: all, fail-on, jobs, no-report, "
-                               "plugin-flags, profile, seed, seeds, task, timeout)")),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("sede = 1", "unknown key 'sede'; did you mean 'seed'?"),
+        ("fail_onn = 'x'", "unknown key 'fail_onn'; did you mean 'fail-on'?"),
+        ("jobs = 0", "key 'jobs': 0 is not in the range 1<=x<=256"),
+        ("seeds = 2.5", "key 'seeds': '2.5' is not a valid integer range"),
+        ("profile = 'huge'", "key 'profile': 'huge' is not one of 'smoke', 'quick', 'full'"),
+        ("timeout = 0", "key 'timeout': 0.0 is not in the range x>0"),
+        ("seed = true", "key 'seed' must be a string or a number, got true"),
+        ("seed = [1, 2]", "key 'seed' must be a string or a number, got [1, 2]"),
+        ("no-report = 'yes'", "key 'no-report' must be true or false, got 'yes'"),
+        ("no-report = 1", "key 'no-report' must be true or false, got 1"),
+        ("task = [1, true]", "key 'task' must be a string or a list of strings, got [1, True]"),
+        ("task = []", "key 'task' must be a string or a list of strings, got []"),
+        ("task = {name = 'ring'}", "key 'task' must be a string or a list of strings, got a table"),
+        ("task = 'a'\ntasks = 'b'", "keys 'task' and 'tasks' both set -t/--task"),
+        # A file cannot name another file; with no close match the message lists the keys.
+        (
+            "config = 'other.toml'",
+            (
+                "unknown key 'config' (allowed: all, fail-on, jobs, no-report, "
+                "plugin-flags, profile, seed, seeds, task, timeout)"
+            ),
+        ),
+    ],
+)
 def test_bad_values_name_the_file_and_the_key(cwd, text, message):
     path = write(cwd / "x.toml", text)
     assert invoke_error("--config", path) == f"config {path}: {message}"
@@ -207,13 +262,15 @@ def test_bad_values_name_the_file_and_the_key(cwd, text, message):
 
 def test_bad_value_in_pyproject_names_its_table(cwd):
     write(cwd / "pyproject.toml", "[tool.ebmbench]\nno-report = 'yes'\n")
-    assert invoke_error() == (f"config {cwd / 'pyproject.toml'} [tool.ebmbench]: "
-                              "key 'no-report' must be true or false, got 'yes'")
+    assert invoke_error() == (
+        f"config {cwd / 'pyproject.toml'} [tool.ebmbench]: key 'no-report' must be true or false, got 'yes'"
+    )
 
 
 def test_missing_config_file(cwd):
     assert invoke_error("--config", "nope.toml") == (
-        f"config {cwd / 'nope.toml'}: cannot read: No such file or directory")
+        f"config {cwd / 'nope.toml'}: cannot read: No such file or directory"
+    )
 
 
 def test_config_file_that_is_not_toml(cwd):
@@ -238,7 +295,8 @@ def test_tool_ebmbench_that_is_not_a_table(cwd, name):
 def test_error_in_the_config_table_of_a_pyproject_shaped_file(cwd):
     path = write(cwd / "x.toml", "[tool.ebmbench]\njobs = 999\n")
     assert invoke_error("--config", path) == (
-        f"config {path} [tool.ebmbench]: key 'jobs': 999 is not in the range 1<=x<=256")
+        f"config {path} [tool.ebmbench]: key 'jobs': 999 is not in the range 1<=x<=256"
+    )
 
 
 # ------------------------------------------------------------------------- misc

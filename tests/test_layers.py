@@ -9,9 +9,24 @@ CORE = Path(__file__).resolve().parents[1] / "ebmbench"
 
 # lowest first: a module may import its own layer and the ones before it
 LAYERS = [
-    ("plugin API", ("ebmbench._version", "ebmbench.errors", "ebmbench.lazy", "ebmbench.seeding", "ebmbench.profiles",
-                    "ebmbench.params", "ebmbench.contracts", "ebmbench.hookspecs", "ebmbench.executor_api",
-                    "ebmbench.registry", "ebmbench.context", "ebmbench.cache", "ebmbench")),
+    (
+        "plugin API",
+        (
+            "ebmbench._version",
+            "ebmbench.errors",
+            "ebmbench.lazy",
+            "ebmbench.seeding",
+            "ebmbench.profiles",
+            "ebmbench.params",
+            "ebmbench.contracts",
+            "ebmbench.hookspecs",
+            "ebmbench.executor_api",
+            "ebmbench.registry",
+            "ebmbench.context",
+            "ebmbench.cache",
+            "ebmbench",
+        ),
+    ),
     ("execution", ("ebmbench.execution",)),
     ("results", ("ebmbench.results",)),
     ("orchestration", ("ebmbench.runner",)),

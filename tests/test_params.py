@@ -53,12 +53,15 @@ def test_split_on_commas_outside_brackets_only():
     assert split_selections([" pcd , ,dsm "]) == ["pcd", "dsm"]
 
 
-@pytest.mark.parametrize("text,fragment", [
-    ("pcd[steps]", "expected key=value"),
-    ("pcd[steps=1,steps=2]", "given twice"),
-    ("pcd steps=1", "cannot parse"),
-    ("pcd[steps=1", "cannot parse"),
-])
+@pytest.mark.parametrize(
+    "text,fragment",
+    [
+        ("pcd[steps]", "expected key=value"),
+        ("pcd[steps=1,steps=2]", "given twice"),
+        ("pcd steps=1", "cannot parse"),
+        ("pcd[steps=1", "cannot parse"),
+    ],
+)
 def test_malformed_selections(text, fragment):
     with pytest.raises(UsageError, match=fragment):
         parse_selection(text)
@@ -83,13 +86,16 @@ def test_unknown_parameter_lists_what_is_allowed():
     assert "one of fast, slow" in msg and "[1, inf]" in msg
 
 
-@pytest.mark.parametrize("raw,fragment", [
-    ({"steps": "abc"}, "expects int"),
-    ({"steps": "2.5"}, "expects int"),
-    ({"lr": "fast"}, "expects float"),
-    ({"clamp": "maybe"}, "expects bool"),
-    ({"steps": 2.5}, "expects int"),
-])
+@pytest.mark.parametrize(
+    "raw,fragment",
+    [
+        ({"steps": "abc"}, "expects int"),
+        ({"steps": "2.5"}, "expects int"),
+        ({"lr": "fast"}, "expects float"),
+        ({"clamp": "maybe"}, "expects bool"),
+        ({"steps": 2.5}, "expects int"),
+    ],
+)
 def test_wrong_type(raw, fragment):
     with pytest.raises(UsageError, match=fragment):
         validate_params(ENTRY, raw)

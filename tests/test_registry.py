@@ -69,8 +69,7 @@ def test_in_test_plugin_objects_namespace_and_class():
         def ebmbench_register_samplers(register):
             register(InTestSampler)
 
-    reg = load_registry(LoadConfig(), extra_plugins=(("ns", plugin("methods", InTestMethod)),
-                                                     ("cls", ClassPlugin)))
+    reg = load_registry(LoadConfig(), extra_plugins=(("ns", plugin("methods", InTestMethod)), ("cls", ClassPlugin)))
     info = by_name(reg)
     assert info["ns"].status == "loaded" and info["ns"].entries == ["methods:in_test_method"]
     assert info["ns"].hooks == ["ebmbench_register_methods"]
@@ -93,7 +92,8 @@ def make_distribution(root, entry_points: str, version: str = "1.0"):
     """A throwaway installed distribution `thirdparty_ebm` (module + dist-info) in `root`."""
     pkg = root / "thirdparty_ebm"
     pkg.mkdir()
-    (pkg / "__init__.py").write_text(textwrap.dedent('''
+    (pkg / "__init__.py").write_text(
+        textwrap.dedent('''
         """A third-party ebmbench plugin: a standard-normal 2-D task."""
         import math
 
@@ -122,7 +122,8 @@ def make_distribution(root, entry_points: str, version: str = "1.0"):
         @ebmbench.hookimpl
         def ebmbench_register_tasks(register):
             register(StdNormal2D)
-    '''))
+    ''')
+    )
     info = root / f"thirdparty_ebm-{version}.dist-info"
     info.mkdir()
     (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: thirdparty_ebm\nVersion: {version}\n")
@@ -159,9 +160,19 @@ def test_third_party_distribution_is_discovered_and_usable(thirdparty):
     from ebmbench.execution.cell import run_cell
     from ebmbench.executor_api import CellSpec
 
-    spec = CellSpec(cell_id="c0", task="tp_normal", model="kmeans", model_params={"k": 4}, method="kmeans",
-                    method_params={}, rep=0, seed=1, data_seed=2, profile="smoke",
-                    metrics=("energy_gap", "auroc_noise"))
+    spec = CellSpec(
+        cell_id="c0",
+        task="tp_normal",
+        model="kmeans",
+        model_params={"k": 4},
+        method="kmeans",
+        method_params={},
+        rep=0,
+        seed=1,
+        data_seed=2,
+        profile="smoke",
+        metrics=("energy_gap", "auroc_noise"),
+    )
     result = run_cell(spec, reg)
     assert result.status == "done", (result.reason, result.traceback)
     assert result.metrics["auroc_noise"] > 0.8  # 4 prototypes put N(0, I) data far below noise
@@ -281,8 +292,10 @@ def test_strict_run_fails_before_running_anything(tmp_path):
 
 # --------------------------------------------------------------------- duplicates
 def test_duplicate_name_across_two_in_test_providers_names_both():
-    reg = load_registry(LoadConfig(), extra_plugins=(("first", plugin("methods", InTestMethod)),
-                                                     ("second", plugin("methods", InTestMethod))))
+    reg = load_registry(
+        LoadConfig(),
+        extra_plugins=(("first", plugin("methods", InTestMethod)), ("second", plugin("methods", InTestMethod))),
+    )
     info = by_name(reg)
     assert info["first"].status == "loaded"
     assert info["second"].status == "failed"
@@ -310,8 +323,10 @@ def test_duplicate_within_one_plugin_is_an_error():
 
 def test_duplicate_is_fatal_in_strict_mode():
     with pytest.raises(PluginLoadError, match="registered by both"):
-        load_registry(LoadConfig(strict=True), extra_plugins=(("a", plugin("methods", InTestMethod)),
-                                                              ("b", plugin("methods", InTestMethod))))
+        load_registry(
+            LoadConfig(strict=True),
+            extra_plugins=(("a", plugin("methods", InTestMethod)), ("b", plugin("methods", InTestMethod))),
+        )
 
 
 # ----------------------------------------------------------------------- blocking
@@ -337,8 +352,11 @@ def test_block_with_env_var():
 
 
 def test_blocking_a_broken_plugin_keeps_strict_mode_happy():
-    cfg = LoadConfig(disabled=("a_import_error", "b_register_raises", "c_invalid_class", "d_misspelled_hook"),
-                     plugins_dirs=(str(BROKEN_DIR),), strict=True)
+    cfg = LoadConfig(
+        disabled=("a_import_error", "b_register_raises", "c_invalid_class", "d_misspelled_hook"),
+        plugins_dirs=(str(BROKEN_DIR),),
+        strict=True,
+    )
     reg = load_registry(cfg)
     assert by_name(reg)["a_import_error"].status == "blocked"
     assert "fixture_fine" in reg.names("metrics")

@@ -20,8 +20,20 @@ from ebmbench.results.runs import load_results
 
 FAST_METRICS = ("--metric", "energy_gap,auroc_noise")
 # One worker: fewer processes to start on a busy machine, and the hang is followed on a fresh one.
-BASE = ("-t", "8gaussians", "-m", "kmeans", "--profile", "smoke", "--seeds", "1", "--jobs", "1",
-        "--plugins-dir", FAULTS_DIR)
+BASE = (
+    "-t",
+    "8gaussians",
+    "-m",
+    "kmeans",
+    "--profile",
+    "smoke",
+    "--seeds",
+    "1",
+    "--jobs",
+    "1",
+    "--plugins-dir",
+    FAULTS_DIR,
+)
 
 
 # ------------------------------------------------------------------------ planning
@@ -35,15 +47,24 @@ def registry():
 
 
 def test_plan_expands_tasks_pairs_and_seeds(registry):
-    cfg = RunConfig(tasks=sels("8gaussians", "horn"), models=sels("kmeans", "mlp"),
-                    methods=sels("kmeans", "dsm[sigma=0.1|0.2]"), seeds=2, profile="smoke")
+    cfg = RunConfig(
+        tasks=sels("8gaussians", "horn"),
+        models=sels("kmeans", "mlp"),
+        methods=sels("kmeans", "dsm[sigma=0.1|0.2]"),
+        seeds=2,
+        profile="smoke",
+    )
     cells = plan(registry, cfg)
     # 12 (task, model, method) combinations: 5 runnable x 2 seeds, 7 skipped ones once each
     assert len(cells) == 5 * 2 + 7
     runnable = {(c.spec.task, c.label) for c in cells if c.skip_reason is None}
-    assert runnable == {("8gaussians", "kmeans/kmeans"), ("8gaussians", "mlp/dsm[sigma=0.1]"),
-                        ("8gaussians", "mlp/dsm[sigma=0.2]"), ("horn", "mlp/dsm[sigma=0.1]"),
-                        ("horn", "mlp/dsm[sigma=0.2]")}
+    assert runnable == {
+        ("8gaussians", "kmeans/kmeans"),
+        ("8gaussians", "mlp/dsm[sigma=0.1]"),
+        ("8gaussians", "mlp/dsm[sigma=0.2]"),
+        ("horn", "mlp/dsm[sigma=0.1]"),
+        ("horn", "mlp/dsm[sigma=0.2]"),
+    }
     skipped = {(c.spec.task, c.label): c.skip_reason for c in cells if c.skip_reason}
     assert "prototype" in skipped[("8gaussians", "kmeans/dsm[sigma=0.1]")]  # dsm trains neural models
     assert "unconditional" in skipped[("horn", "kmeans/kmeans")]  # prototypes: unconditional only
@@ -61,12 +82,15 @@ def test_plan_expands_tasks_pairs_and_seeds(registry):
 def test_cell_seed_depends_only_on_its_own_identity(registry):
     """Adding other cells to the grid must not change a cell's seed."""
     one = plan(registry, RunConfig(sels("8gaussians"), sels("kmeans"), sels("kmeans"), 1, profile="smoke"))
-    many = plan(registry, RunConfig(sels("2spirals", "8gaussians"), sels("mlp", "kmeans"),
-                                    sels("pcd", "kmeans"), 1, profile="smoke"))
+    many = plan(
+        registry,
+        RunConfig(sels("2spirals", "8gaussians"), sels("mlp", "kmeans"), sels("pcd", "kmeans"), 1, profile="smoke"),
+    )
     match = [c for c in many if c.spec.task == "8gaussians" and c.label == "kmeans/kmeans"]
     assert [c.spec.seed for c in match] == [one[0].spec.seed]
-    other_base = plan(registry, RunConfig(sels("8gaussians"), sels("kmeans"), sels("kmeans"), 1,
-                                          base_seed=1, profile="smoke"))
+    other_base = plan(
+        registry, RunConfig(sels("8gaussians"), sels("kmeans"), sels("kmeans"), 1, base_seed=1, profile="smoke")
+    )
     assert other_base[0].spec.seed != one[0].spec.seed
 
 
@@ -82,8 +106,7 @@ def test_all_selects_everything_registered(registry):
 def fault_run(tmp_path_factory):
     """raise, NaN, a healthy cell, process death, an incompatible pair; one worker."""
     out = tmp_path_factory.mktemp("faults")
-    r = invoke("run", *BASE, "-M", "fault_raise,fault_nan,kmeans,fault_exit,pcd", *FAST_METRICS,
-               "--out", out)
+    r = invoke("run", *BASE, "-M", "fault_raise,fault_nan,kmeans,fault_exit,pcd", *FAST_METRICS, "--out", out)
     run_dir = only_run(out)
     df = load_results(run_dir).set_index("method")
     return r, run_dir, df
@@ -102,8 +125,13 @@ def test_every_cell_has_its_row_and_status(fault_run):
     r, _, df = fault_run
     assert r.exception is None or isinstance(r.exception, SystemExit), repr(r.exception)
     assert sorted(df.index) == sorted(["fault_raise", "fault_nan", "kmeans", "fault_exit", "pcd"])
-    assert df["status"].to_dict() == {"fault_raise": "error", "fault_nan": "diverged", "kmeans": "done",
-                                      "fault_exit": "error", "pcd": "skipped"}
+    assert df["status"].to_dict() == {
+        "fault_raise": "error",
+        "fault_nan": "diverged",
+        "kmeans": "done",
+        "fault_exit": "error",
+        "pcd": "skipped",
+    }
 
 
 def test_error_keeps_exception_and_traceback_and_exits_1(fault_run):
@@ -165,7 +193,8 @@ def test_worker_start_is_not_on_the_cells_clock(tmp_path):
     (slow / "slow_import.py").write_text(
         "import os, time\n"
         "if 'EBMBENCH_WORKER_FD' in os.environ:  # only inside the worker process\n"
-        "    time.sleep(1.5)\n")
+        "    time.sleep(1.5)\n"
+    )
     # fault_nan's cell takes milliseconds: anything but `diverged` means the start was timed
     r = invoke("run", *BASE, "-M", "fault_nan", "--timeout", "1", "--plugins-dir", slow, "--out", tmp_path / "out")
     df = load_results(only_run(tmp_path / "out"))

@@ -13,20 +13,52 @@ from ebmbench.results.store import RunStore
 
 @pytest.fixture
 def run_root(tmp_path):
-    meta = {"run_id": "20260101-000000-abcd", "status": "finished", "n_cells": 5,
-            "profile": {"name": "smoke"}, "metric_directions": {"nll": "lower", "acc": "higher"},
-            "main_metrics": {"t1": "nll", "t2": "acc"}}
+    meta = {
+        "run_id": "20260101-000000-abcd",
+        "status": "finished",
+        "n_cells": 5,
+        "profile": {"name": "smoke"},
+        "metric_directions": {"nll": "lower", "acc": "higher"},
+        "main_metrics": {"t1": "nll", "t2": "acc"},
+    }
     store = RunStore.create(tmp_path, meta["run_id"], meta)
     values = {("t1", "a/x[k=1]"): [1.0, 1.5], ("t1", "b/y"): [0.5, 0.7], ("t2", "a/x[k=1]"): [0.9, 0.8]}
     for (task, label), vs in values.items():
         for rep, v in enumerate(vs):
-            store.add({"cell_id": f"{task}{label}{rep}", "task": task, "model": label.split("/")[0],
-                       "method": label.split("/")[1], "label": label, "rep": rep, "seed": rep,
-                       "status": "done", "reason": None, "train_time_s": 0.5, "nll": v, "acc": v},
-                      [{"step": 0, "time_s": 0.0, "loss": 1.0}])
-    store.add({"cell_id": "z", "task": "t2", "model": "b", "method": "y", "label": "b/y", "rep": 0,
-               "seed": 0, "status": "error", "reason": "ValueError: <b>boom</b>", "train_time_s": None,
-               "nll": None, "acc": None}, [])
+            store.add(
+                {
+                    "cell_id": f"{task}{label}{rep}",
+                    "task": task,
+                    "model": label.split("/")[0],
+                    "method": label.split("/")[1],
+                    "label": label,
+                    "rep": rep,
+                    "seed": rep,
+                    "status": "done",
+                    "reason": None,
+                    "train_time_s": 0.5,
+                    "nll": v,
+                    "acc": v,
+                },
+                [{"step": 0, "time_s": 0.0, "loss": 1.0}],
+            )
+    store.add(
+        {
+            "cell_id": "z",
+            "task": "t2",
+            "model": "b",
+            "method": "y",
+            "label": "b/y",
+            "rep": 0,
+            "seed": 0,
+            "status": "error",
+            "reason": "ValueError: <b>boom</b>",
+            "train_time_s": None,
+            "nll": None,
+            "acc": None,
+        },
+        [],
+    )
     return tmp_path
 
 

@@ -21,11 +21,45 @@ from ebmbench.registry import LoadConfig, load_registry
 from ebmbench.results.runs import find_run, load_curves, load_meta, load_results
 from ebmbench.results.store import RunStore, StoreError
 
-RESULT_COLUMNS = {"run_id", "cell_id", "task", "model", "method", "label", "model_params", "method_params",
-                  "rep", "seed", "data_seed", "device", "status", "reason", "traceback", "train_time_s",
-                  "eval_time_s", "peak_mem_mb", "grad_evals", "wall_time_s", "cell_key", "cached_from", "profile"}
-CURVE_COLUMNS = ["run_id", "cell_id", "task", "model", "method", "label", "rep", "seed", "step", "time_s",
-                 "name", "value"]
+RESULT_COLUMNS = {
+    "run_id",
+    "cell_id",
+    "task",
+    "model",
+    "method",
+    "label",
+    "model_params",
+    "method_params",
+    "rep",
+    "seed",
+    "data_seed",
+    "device",
+    "status",
+    "reason",
+    "traceback",
+    "train_time_s",
+    "eval_time_s",
+    "peak_mem_mb",
+    "grad_evals",
+    "wall_time_s",
+    "cell_key",
+    "cached_from",
+    "profile",
+}
+CURVE_COLUMNS = [
+    "run_id",
+    "cell_id",
+    "task",
+    "model",
+    "method",
+    "label",
+    "rep",
+    "seed",
+    "step",
+    "time_s",
+    "name",
+    "value",
+]
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -92,8 +126,18 @@ def test_run_json_provenance(smoke_run):
 
 # --------------------------------------------------------------- RunStore directly
 def fake_row(i, status="done", **metrics):
-    return {"cell_id": f"c{i}", "task": "t", "model": "m", "method": "h", "label": "m/h", "rep": i,
-            "seed": i, "status": status, "reason": None, **metrics}
+    return {
+        "cell_id": f"c{i}",
+        "task": "t",
+        "model": "m",
+        "method": "h",
+        "label": "m/h",
+        "rep": i,
+        "seed": i,
+        "status": status,
+        "reason": None,
+        **metrics,
+    }
 
 
 def test_each_cell_is_on_disk_as_soon_as_it_finishes(tmp_path):
@@ -103,8 +147,10 @@ def test_each_cell_is_on_disk_as_soon_as_it_finishes(tmp_path):
     assert list(load_curves(store.dir).columns) == CURVE_COLUMNS  # empty but well-formed
     store.add(fake_row(0, "skipped"), [])
     assert load_results(store.dir)["status"].tolist() == ["skipped"]
-    store.add(fake_row(1, acc=0.5), [{"step": 0, "time_s": 0.1, "loss": 2.0, "gap": 1.0},
-                                     {"step": 5, "time_s": 0.2, "loss": 1.0, "gap": 3.0}])
+    store.add(
+        fake_row(1, acc=0.5),
+        [{"step": 0, "time_s": 0.1, "loss": 2.0, "gap": 1.0}, {"step": 5, "time_s": 0.2, "loss": 1.0, "gap": 3.0}],
+    )
     df = load_results(store.dir)
     assert df["status"].tolist() == ["skipped", "done"] and df["acc"].iloc[1] == 0.5
     curves = load_curves(store.dir)
@@ -135,8 +181,10 @@ def test_find_run_latest_prefix_and_errors(tmp_path):
 
 def test_no_pickle_anywhere():
     """Results, caches and weights are parquet/JSON/npz only (issue 2: no pickle)."""
-    pattern = re.compile(r"^\s*(import|from)\s+(pickle|cPickle|dill|joblib|cloudpickle)\b|pickle\.(dumps?|loads?)\("
-                         r"|torch\.(save|load)\(|allow_pickle\s*=\s*True|to_pickle\(|read_pickle\(")
+    pattern = re.compile(
+        r"^\s*(import|from)\s+(pickle|cPickle|dill|joblib|cloudpickle)\b|pickle\.(dumps?|loads?)\("
+        r"|torch\.(save|load)\(|allow_pickle\s*=\s*True|to_pickle\(|read_pickle\("
+    )
     offenders = []
     for folder in ("ebmbench", "plugins"):
         for path in (ROOT / folder).rglob("*.py"):

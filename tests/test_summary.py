@@ -14,12 +14,25 @@ DIRECTIONS = {"nll": "lower", "acc": "higher", "beta": "none"}
 
 def frame():
     rows = []
-    for task, scores in {"a": {"m1": [1.0, 1.2, 1.1], "m2": [2.0, 2.1, 2.2], "m3": [0.5, 0.6, 0.4]},
-                         "b": {"m1": [3.0, 3.0, 3.1], "m2": [1.0, 1.5, 1.2], "m3": [9.0, 9.0, 9.0]}}.items():
+    for task, scores in {
+        "a": {"m1": [1.0, 1.2, 1.1], "m2": [2.0, 2.1, 2.2], "m3": [0.5, 0.6, 0.4]},
+        "b": {"m1": [3.0, 3.0, 3.1], "m2": [1.0, 1.5, 1.2], "m3": [9.0, 9.0, 9.0]},
+    }.items():
         for label, values in scores.items():
             for rep, v in enumerate(values):
-                rows.append({"task": task, "label": label, "rep": rep, "status": "done", "nll": v,
-                             "acc": -v, "beta": 1.0, "train_time_s": 0.1, "reason": None})
+                rows.append(
+                    {
+                        "task": task,
+                        "label": label,
+                        "rep": rep,
+                        "status": "done",
+                        "nll": v,
+                        "acc": -v,
+                        "beta": 1.0,
+                        "train_time_s": 0.1,
+                        "reason": None,
+                    }
+                )
     rows.append({"task": "a", "label": "m4", "rep": 0, "status": "skipped", "reason": "incompatible"})
     rows.append({"task": "a", "label": "m5", "rep": 0, "status": "error", "reason": "boom"})
     return pd.DataFrame(rows)
@@ -81,10 +94,17 @@ def test_pivot_and_skipped():
     assert format_cell({"mean": float("nan"), "ci_low": 0, "ci_high": 0}) == "—"
 
 
-@pytest.mark.parametrize(("mean", "digits", "text"), [
-    (3.7, 4, "3.700"), (3.54871, 4, "3.549"), (2.8728, 3, "2.87"), (1234.0, 4, "1234"), (0.000123456, 3, "0.000123"),
-    (1.5e7, 3, "1.50e+07"),
-])
+@pytest.mark.parametrize(
+    ("mean", "digits", "text"),
+    [
+        (3.7, 4, "3.700"),
+        (3.54871, 4, "3.549"),
+        (2.8728, 3, "2.87"),
+        (1234.0, 4, "1234"),
+        (0.000123456, 3, "0.000123"),
+        (1.5e7, 3, "1.50e+07"),
+    ],
+)
 def test_format_cell_keeps_significant_digits(mean, digits, text):
     nan = float("nan")
     assert format_cell({"mean": mean, "ci_low": nan, "ci_high": nan}, digits) == text

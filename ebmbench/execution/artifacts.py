@@ -78,8 +78,7 @@ def collect(ectx, spec) -> dict[str, Any]:
         arrays = _conditional(ectx)
     else:
         return {}
-    return {k: v.detach().cpu().float().numpy().tolist() if hasattr(v, "detach") else v
-            for k, v in arrays.items()}
+    return {k: v.detach().cpu().float().numpy().tolist() if hasattr(v, "detach") else v for k, v in arrays.items()}
 
 
 # --------------------------------------------------------------------------- pieces
@@ -92,8 +91,12 @@ def _landscape(ectx) -> dict[str, Any]:
     gy, gx = torch.meshgrid(ys, xs, indexing="ij")  # row = second coordinate, for imshow
     energy = ectx.energy(torch.stack([gx.reshape(-1), gy.reshape(-1)], 1)).reshape(GRID, GRID)
     samples = ectx.samples().samples[:MAX_POINTS]
-    return {"grid_energy": energy, "grid_extent": [float(x0), float(x1), float(y0), float(y1)],
-            "samples": samples, "data": ectx.data.test.y[:MAX_POINTS]}
+    return {
+        "grid_energy": energy,
+        "grid_extent": [float(x0), float(x1), float(y0), float(y1)],
+        "samples": samples,
+        "data": ectx.data.test.y[:MAX_POINTS],
+    }
 
 
 def descend(energy, init, steps: int, lo, hi):
@@ -138,16 +141,18 @@ def _conditional(ectx) -> dict[str, Any]:
     rows = cond.repeat_interleave(COND_STARTS, 0)
     init = ectx.uniform(rows.shape[0], g)
     points, energies = descend(lambda y: ectx.model(y, rows), init, ectx.profile.inference_steps, lo, hi)
-    out = {"cond_x": cond[:, 0], "cond_true": true.reshape(n_x, COND_TRUE, dim),
-           "cond_argmin": points.reshape(n_x, COND_STARTS, dim),
-           "cond_energy": energies.reshape(n_x, COND_STARTS)}
+    out = {
+        "cond_x": cond[:, 0],
+        "cond_true": true.reshape(n_x, COND_TRUE, dim),
+        "cond_argmin": points.reshape(n_x, COND_STARTS, dim),
+        "cond_energy": energies.reshape(n_x, COND_STARTS),
+    }
     if dim == 1:  # the whole F(x, y) is a 2-D picture: energy on an (x, y) grid
         xs = torch.linspace(float(test_x.min()), float(test_x.max()), GRID // 2, device=ectx.device)
         ys = torch.linspace(float(lo[0]), float(hi[0]), GRID, device=ectx.device)
         gy, gx = torch.meshgrid(ys, xs, indexing="ij")
         energy = ectx.energy(gy.reshape(-1, 1), gx.reshape(-1, 1)).reshape(GRID, GRID // 2)
-        out.update(cond_grid_energy=energy,
-                   cond_grid_extent=[float(xs[0]), float(xs[-1]), float(lo[0]), float(hi[0])])
+        out.update(cond_grid_energy=energy, cond_grid_extent=[float(xs[0]), float(xs[-1]), float(lo[0]), float(hi[0])])
     return out
 
 
@@ -168,7 +173,7 @@ def _images(ectx) -> dict[str, Any]:
         samples = ectx.samples().samples[:MAX_IMAGES]
         out["images"] = samples
         out["nearest"] = data.train.y[_nearest(samples, data.train.y)]
-        out["real"] = data.test.y[:MAX_IMAGES // 2]
+        out["real"] = data.test.y[: MAX_IMAGES // 2]
         return out
     # inpainting: y (bottom rows) given x (top rows); argmin_y F(x, y), best of several starts
     n = min(N_INPAINT, len(data.test))
@@ -177,13 +182,21 @@ def _images(ectx) -> dict[str, Any]:
     rows = x.repeat_interleave(starts, 0)
     dom = ectx.domain()
     g = ectx.generator("report-inpaint")
-    y, e = descend(lambda y: ectx.model(y, rows), ectx.uniform(rows.shape[0], g),
-                   ectx.profile.inference_steps, dom[:, 0], dom[:, 1])
+    y, e = descend(
+        lambda y: ectx.model(y, rows),
+        ectx.uniform(rows.shape[0], g),
+        ectx.profile.inference_steps,
+        dom[:, 0],
+        dom[:, 1],
+    )
     best = e.reshape(n, starts).argmin(1)
     pred = y.reshape(n, starts, -1)[torch.arange(n), best]
     full_train = torch.cat([data.train.x, data.train.y], 1)
     full_pred = torch.cat([x, pred], 1)
-    out.update(inpaint_x=x, inpaint_true=data.test.y[:n], inpaint_pred=pred,
-               nearest=full_train[_nearest(full_pred, full_train)])
+    out.update(
+        inpaint_x=x,
+        inpaint_true=data.test.y[:n],
+        inpaint_pred=pred,
+        nearest=full_train[_nearest(full_pred, full_train)],
+    )
     return out
-

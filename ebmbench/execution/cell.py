@@ -104,8 +104,16 @@ def training_probe(registry: Registry, spec: CellSpec, task, profile, data, mode
         flags = [(p, p.requires_grad) for p in model.parameters()]
         model.eval()
         model.requires_grad_(False)
-        ectx = EvalContext(registry, task, profile, derive_seed(spec.seed, "probe"), spec.device,
-                           model=model, data=val_as_test, method=method)
+        ectx = EvalContext(
+            registry,
+            task,
+            profile,
+            derive_seed(spec.seed, "probe"),
+            spec.device,
+            model=model,
+            data=val_as_test,
+            method=method,
+        )
         out = {}
         try:
             for metric in metrics:
@@ -114,8 +122,10 @@ def training_probe(registry: Registry, spec: CellSpec, task, profile, data, mode
                 except Exception as exc:  # noqa: BLE001 - a probe never decides the status
                     if metric.name not in failed:  # once per metric, into worker.log
                         failed.add(metric.name)
-                        print(f"curve probe {metric.name} of cell {spec.cell_id} failed: "
-                              f"{type(exc).__name__}: {exc}", file=sys.stderr)
+                        print(
+                            f"curve probe {metric.name} of cell {spec.cell_id} failed: {type(exc).__name__}: {exc}",
+                            file=sys.stderr,
+                        )
                     continue
                 if math.isfinite(v):
                     out[f"val_{metric.name}"] = v
@@ -129,8 +139,7 @@ def training_probe(registry: Registry, spec: CellSpec, task, profile, data, mode
     return probe
 
 
-def run_cell(spec: CellSpec, registry: Registry,
-             on_error: Callable[[BaseException], None] | None = None) -> CellResult:
+def run_cell(spec: CellSpec, registry: Registry, on_error: Callable[[BaseException], None] | None = None) -> CellResult:
     """Run one cell. `on_error` sees a plugin's exception before it becomes the
     cell's `error` row (the serial executor's --pdb hooks in here)."""
     import torch

@@ -40,8 +40,14 @@ def _run_on_dask_worker(spec: dict[str, Any], settings: dict[str, Any]) -> dict[
         log_path = settings.get("log_path")
         # the client's log folder may not exist on a remote machine
         log = open(log_path, "ab") if log_path and os.path.isdir(os.path.dirname(log_path)) else None  # noqa: SIM115
-        worker = WorkerProcess(settings["load_config"], log, settings["threads"], settings["timeout"],
-                               settings["max_memory_gb"], settings["startup_timeout"])
+        worker = WorkerProcess(
+            settings["load_config"],
+            log,
+            settings["threads"],
+            settings["timeout"],
+            settings["max_memory_gb"],
+            settings["startup_timeout"],
+        )
         _local.worker, _local.settings = worker, settings
     return worker.run(spec)
 
@@ -57,9 +63,14 @@ class DaskExecutor(Executor):
             from distributed import Client, LocalCluster
         except ImportError:
             raise UsageError('--executor dask needs Dask: pip install "ebmbench[dask]"') from None
-        self._settings = {"load_config": settings.load_config, "threads": settings.threads,
-                          "timeout": settings.timeout, "max_memory_gb": settings.max_memory_gb,
-                          "startup_timeout": settings.startup_timeout, "log_path": settings.log_path}
+        self._settings = {
+            "load_config": settings.load_config,
+            "threads": settings.threads,
+            "timeout": settings.timeout,
+            "max_memory_gb": settings.max_memory_gb,
+            "startup_timeout": settings.startup_timeout,
+            "log_path": settings.log_path,
+        }
         address = settings.scheduler or os.environ.get(SCHEDULER_ENV)
         self._cluster = None
         self._dask_futures: list = []
@@ -68,10 +79,14 @@ class DaskExecutor(Executor):
                 self._client = Client(address, timeout="30s")
             else:
                 # one retry after a lost worker, then KilledWorker: the cell becomes an error
-                with dask.config.set({"distributed.scheduler.allowed-failures": 1,
-                                      "distributed.worker.daemon": False}):
-                    self._cluster = LocalCluster(n_workers=max(1, settings.jobs), threads_per_worker=1,
-                                                 processes=True, dashboard_address=None, silence_logs=40)
+                with dask.config.set({"distributed.scheduler.allowed-failures": 1, "distributed.worker.daemon": False}):
+                    self._cluster = LocalCluster(
+                        n_workers=max(1, settings.jobs),
+                        threads_per_worker=1,
+                        processes=True,
+                        dashboard_address=None,
+                        silence_logs=40,
+                    )
                 self._client = Client(self._cluster)
         except OSError as exc:
             raise UsageError(f"cannot reach the Dask scheduler {address or '(local)'}: {exc}") from None
@@ -79,8 +94,13 @@ class DaskExecutor(Executor):
     def submit(self, spec: CellSpec) -> Future:
         future: Future = Future()
         future.set_running_or_notify_cancel()
-        dask_future = self._client.submit(_run_on_dask_worker, spec.to_json(), self._settings, pure=False,
-                                          key=f"ebmbench-cell-{spec.cell_id}-{os.urandom(4).hex()}")
+        dask_future = self._client.submit(
+            _run_on_dask_worker,
+            spec.to_json(),
+            self._settings,
+            pure=False,
+            key=f"ebmbench-cell-{spec.cell_id}-{os.urandom(4).hex()}",
+        )
 
         def done(f) -> None:
             if future.done():
@@ -92,8 +112,11 @@ class DaskExecutor(Executor):
             else:
                 exc = f.exception()
                 name = type(exc).__name__
-                why = ("the Dask worker running it died twice (retried once)" if name == "KilledWorker"
-                       else f"{name}: {exc}".splitlines()[0])
+                why = (
+                    "the Dask worker running it died twice (retried once)"
+                    if name == "KilledWorker"
+                    else f"{name}: {exc}".splitlines()[0]
+                )
                 future.set_result(CellResult("error", f"dask: {why}"))
 
         dask_future.add_done_callback(done)

@@ -34,11 +34,21 @@ class ProcessExecutor(Executor):
         self._queue: queue.Queue = queue.Queue()
         # one log for the executor's lifetime, shared by its workers (closed in shutdown)
         self._log: IO[bytes] | None = open(settings.log_path, "ab") if settings.log_path else None  # noqa: SIM115
-        self._workers = [WorkerProcess(settings.load_config, self._log, settings.threads, settings.timeout,
-                                       settings.max_memory_gb, settings.startup_timeout)
-                         for _ in range(max(1, settings.jobs))]
-        self._threads = [threading.Thread(target=self._drive, args=(w,), daemon=True, name=f"ebmbench-worker-{i}")
-                         for i, w in enumerate(self._workers)]
+        self._workers = [
+            WorkerProcess(
+                settings.load_config,
+                self._log,
+                settings.threads,
+                settings.timeout,
+                settings.max_memory_gb,
+                settings.startup_timeout,
+            )
+            for _ in range(max(1, settings.jobs))
+        ]
+        self._threads = [
+            threading.Thread(target=self._drive, args=(w,), daemon=True, name=f"ebmbench-worker-{i}")
+            for i, w in enumerate(self._workers)
+        ]
         for t in self._threads:
             t.start()
 
@@ -148,4 +158,3 @@ class SerialExecutor(Executor):
 
 def _raise_alarm(signum, frame) -> None:
     raise _CellAlarm()
-

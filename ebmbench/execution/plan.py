@@ -29,8 +29,16 @@ __all__ = ["RunConfig", "PlannedCell", "plan", "core_source_hash", "selections_f
 
 # The core modules whose code decides a cell's numbers (seeding, contexts, the cell's
 # own steps); the runner, store and reports are not among them.
-_CELL_CORE_MODULES = ("context.py", "contracts.py", "params.py", "profiles.py", "seeding.py", "executor_api.py",
-                      "execution/cell.py", "execution/artifacts.py")
+_CELL_CORE_MODULES = (
+    "context.py",
+    "contracts.py",
+    "params.py",
+    "profiles.py",
+    "seeding.py",
+    "executor_api.py",
+    "execution/cell.py",
+    "execution/artifacts.py",
+)
 
 
 @dataclass
@@ -58,12 +66,22 @@ class RunConfig:
 
     def grid_json(self) -> dict[str, Any]:
         """The part of the config that decides *which* cells run (kept in run.json for --resume)."""
+
         def sels(s):
             return None if s is None else [{"name": x.name, "params": x.params} for x in s]
 
-        return {"tasks": sels(self.tasks), "models": sels(self.models), "methods": sels(self.methods),
-                "seeds": self.seeds, "base_seed": self.base_seed, "profile": self.profile, "device": self.device,
-                "metrics": list(self.metrics), "curve_metrics": list(self.curve_metrics), "threads": self.threads}
+        return {
+            "tasks": sels(self.tasks),
+            "models": sels(self.models),
+            "methods": sels(self.methods),
+            "seeds": self.seeds,
+            "base_seed": self.base_seed,
+            "profile": self.profile,
+            "device": self.device,
+            "metrics": list(self.metrics),
+            "curve_metrics": list(self.curve_metrics),
+            "threads": self.threads,
+        }
 
 
 def selections_from_json(data: list[dict[str, Any]] | None) -> list[Selection] | None:
@@ -104,8 +122,9 @@ def _resolve(registry: Registry, kind: str, selections: list[Selection] | None):
         return [(registry.get(kind, n), {}) for n in registry.names(kind)]
     if not selections:
         raise UsageError(f"empty selection of {kind}")
-    return [(entry, validate_params(entry, sel.params)) for sel in selections
-            for entry in [registry.get(kind, sel.name)]]
+    return [
+        (entry, validate_params(entry, sel.params)) for sel in selections for entry in [registry.get(kind, sel.name)]
+    ]
 
 
 def plan(registry: Registry, cfg: RunConfig) -> list[PlannedCell]:
@@ -119,18 +138,26 @@ def plan(registry: Registry, cfg: RunConfig) -> list[PlannedCell]:
     if not (tasks and models and methods):
         raise UsageError("nothing to run: no tasks, models or methods are registered")
     # what every cell shares in its key: code outside the plugins, versions, budget, device
-    common = {"core": core_source_hash(), "ebmbench": __version__, "torch": _torch_version(),
-              "profile": asdict(profile), "device": cfg.device, "threads": cfg.threads,
-              "samplers": {n: registry.get("samplers", n).source_hash for n in registry.names("samplers")},
-              "curve_metrics": sorted(cfg.curve_metrics)}
+    common = {
+        "core": core_source_hash(),
+        "ebmbench": __version__,
+        "torch": _torch_version(),
+        "profile": asdict(profile),
+        "device": cfg.device,
+        "threads": cfg.threads,
+        "samplers": {n: registry.get("samplers", n).source_hash for n in registry.names("samplers")},
+        "curve_metrics": sorted(cfg.curve_metrics),
+    }
     metric_hashes = {n: registry.get("metrics", n).source_hash for n in registry.names("metrics")}
     cells = []
     for task_entry, _ in tasks:
         task = task_entry.make()
         applicable = [n for n in registry.names("metrics") if registry.make("metrics", n).applies_to(task) is None]
         measured = [n for n in applicable if not cfg.metrics or n in cfg.metrics]
-        task_part = {"task": [task.name, task_entry.source_hash],
-                     "metrics": {n: metric_hashes[n] for n in sorted({*measured, *cfg.curve_metrics})}}
+        task_part = {
+            "task": [task.name, task_entry.source_hash],
+            "metrics": {n: metric_hashes[n] for n in sorted({*measured, *cfg.curve_metrics})},
+        }
         for model_entry, mparams in models:
             model = model_entry.make(**mparams)
             for method_entry, hparams in methods:
@@ -139,19 +166,42 @@ def plan(registry: Registry, cfg: RunConfig) -> list[PlannedCell]:
                 m_label, h_label = label(model_entry.name, mparams), label(method_entry.name, hparams)
                 # an incompatible pair is recorded once, not once per seed
                 for rep in range(1 if reason else seeds):
-                    seed = derive_seed(cfg.base_seed, task.name, model_entry.name, canonical(mparams),
-                                       method_entry.name, canonical(hparams), rep)
+                    seed = derive_seed(
+                        cfg.base_seed,
+                        task.name,
+                        model_entry.name,
+                        canonical(mparams),
+                        method_entry.name,
+                        canonical(hparams),
+                        rep,
+                    )
                     data_seed = derive_seed(cfg.base_seed, task.name, "data", rep)
-                    key_parts = {**common, **task_part, "seed": seed, "data_seed": data_seed, "rep": rep,
-                                 "model": [model_entry.name, model_entry.source_hash, mparams],
-                                 "method": [method_entry.name, method_entry.source_hash, hparams],
-                                 "metrics_selected": list(cfg.metrics)}
+                    key_parts = {
+                        **common,
+                        **task_part,
+                        "seed": seed,
+                        "data_seed": data_seed,
+                        "rep": rep,
+                        "model": [model_entry.name, model_entry.source_hash, mparams],
+                        "method": [method_entry.name, method_entry.source_hash, hparams],
+                        "metrics_selected": list(cfg.metrics),
+                    }
                     key = hashlib.sha256(json.dumps(key_parts, sort_keys=True, default=str).encode()).hexdigest()
                     spec = CellSpec(
-                        cell_id=key[:16], task=task.name, model=model_entry.name, model_params=mparams,
-                        method=method_entry.name, method_params=hparams, rep=rep, seed=seed, data_seed=data_seed,
-                        profile=cfg.profile, device=cfg.device, metrics=tuple(cfg.metrics),
-                        curve_metrics=tuple(cfg.curve_metrics), cell_key=key,
+                        cell_id=key[:16],
+                        task=task.name,
+                        model=model_entry.name,
+                        model_params=mparams,
+                        method=method_entry.name,
+                        method_params=hparams,
+                        rep=rep,
+                        seed=seed,
+                        data_seed=data_seed,
+                        profile=cfg.profile,
+                        device=cfg.device,
+                        metrics=tuple(cfg.metrics),
+                        curve_metrics=tuple(cfg.curve_metrics),
+                        cell_key=key,
                     )
                     cells.append(PlannedCell(spec, m_label, h_label, reason))
     return cells

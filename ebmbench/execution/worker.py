@@ -73,8 +73,15 @@ class WorkerProcess:
     Every failure of the process itself comes back as a result with status `error` or
     `timeout` and a one-line reason; the next `run` starts a fresh worker."""
 
-    def __init__(self, load_config: dict[str, Any], log: IO[bytes] | None = None, threads: int = 1,
-                 timeout: float | None = None, max_memory_gb: float | None = None, startup_timeout: float = 120.0):
+    def __init__(
+        self,
+        load_config: dict[str, Any],
+        log: IO[bytes] | None = None,
+        threads: int = 1,
+        timeout: float | None = None,
+        max_memory_gb: float | None = None,
+        startup_timeout: float = 120.0,
+    ):
         self.load_config = load_config
         self.log = log
         self.threads = threads
@@ -90,12 +97,20 @@ class WorkerProcess:
     def _start(self) -> None:
         read_fd, write_fd = os.pipe()
         # A fixed thread count per worker keeps numbers identical whatever --jobs is.
-        env = {**os.environ, _FD_ENV: str(write_fd), _CONFIG_ENV: json.dumps(self.load_config),
-               "OMP_NUM_THREADS": str(self.threads), _THREADS_ENV: str(self.threads)}
+        env = {
+            **os.environ,
+            _FD_ENV: str(write_fd),
+            _CONFIG_ENV: json.dumps(self.load_config),
+            "OMP_NUM_THREADS": str(self.threads),
+            _THREADS_ENV: str(self.threads),
+        }
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "ebmbench.execution.worker"],
-            stdin=subprocess.PIPE, stdout=self.log or subprocess.DEVNULL, stderr=self.log or subprocess.DEVNULL,
-            pass_fds=(write_fd,), env=env,
+            stdin=subprocess.PIPE,
+            stdout=self.log or subprocess.DEVNULL,
+            stderr=self.log or subprocess.DEVNULL,
+            pass_fds=(write_fd,),
+            env=env,
             start_new_session=True,  # its own process group: killpg reaches a plugin's children
         )
         os.close(write_fd)
@@ -167,10 +182,16 @@ class WorkerProcess:
                 return self._ended({"status": "error", "reason": reason}, peak)
             if deadline is not None and time.monotonic() >= deadline:
                 if starting:
-                    return self._ended({"status": "error", "reason": f"worker did not start within {limit:g} s "
-                                                                     "(plugin import hung?); see worker.log"}, peak)
-                return self._ended({"status": "timeout", "reason": f"exceeded the {limit:g} s timeout and was killed"},
-                                   peak)
+                    return self._ended(
+                        {
+                            "status": "error",
+                            "reason": f"worker did not start within {limit:g} s (plugin import hung?); see worker.log",
+                        },
+                        peak,
+                    )
+                return self._ended(
+                    {"status": "timeout", "reason": f"exceeded the {limit:g} s timeout and was killed"}, peak
+                )
         line, self._buf = self._buf.split(b"\n", 1)
         result = json.loads(line)
         if not result.get("peak_mem_mb") and peak:
@@ -226,8 +247,11 @@ def _serve() -> None:
         try:
             result = run_cell(spec, registry).to_json()
         except Exception as exc:  # e.g. a plugin whose constructor raises
-            result = {"status": "error", "reason": f"{type(exc).__name__}: {exc}".splitlines()[0],
-                      "traceback": format_exception(exc)}
+            result = {
+                "status": "error",
+                "reason": f"{type(exc).__name__}: {exc}".splitlines()[0],
+                "traceback": format_exception(exc),
+            }
         out.write(json.dumps(result, allow_nan=True) + "\n")
 
 

@@ -146,8 +146,7 @@ def after_run(run_dir, console=None) -> ReportResult | None:
     try:
         result = build_report(run_dir)
     except Exception as exc:
-        print(f"report: failed ({type(exc).__name__}: {exc}); retry with `ebmbench report {run_dir}`",
-              file=sys.stderr)
+        print(f"report: failed ({type(exc).__name__}: {exc}); retry with `ebmbench report {run_dir}`", file=sys.stderr)
         return None
     msg = f"report: {result.html} ({len(result.figures)} figures, {result.seconds:.1f} s)"
     print(msg) if console is None else console.print(msg, markup=False, soft_wrap=True)

@@ -108,8 +108,7 @@ class RunData:
 
         if task not in self._leaderboards:
             main = self.main_metric(task)
-            self._leaderboards[task] = leaderboard(self.df, task, main, self.directions, self.metrics) \
-                if main else None
+            self._leaderboards[task] = leaderboard(self.df, task, main, self.directions, self.metrics) if main else None
         return self._leaderboards[task]
 
     @cached_property

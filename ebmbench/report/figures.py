@@ -65,7 +65,7 @@ def _scale(ax, values, axis="y") -> None:
         setter("symlog", linthresh=linthresh, linscale=0.4)
         first, last = math.ceil(math.log10(linthresh)) + 1, math.floor(math.log10(a.max()))
         step = max(1, math.ceil((last - first + 1) / 3))
-        decades = [10.0 ** e for e in range(last, first - 1, -step)]
+        decades = [10.0**e for e in range(last, first - 1, -step)]
         ticks = [0.0] + [d for d in decades if (v > 0).any()] + [-d for d in decades if (v < 0).any()]
         target = ax.yaxis if axis == "y" else ax.xaxis
         target.set_major_locator(FixedLocator(sorted(ticks)))
@@ -74,8 +74,14 @@ def _scale(ax, values, axis="y") -> None:
 
 def _legend(fig, palette, labels, ncol=3):
     handles, texts = legend_handles(palette, labels)
-    fig.legend(handles, texts, loc="outside upper center", ncol=min(ncol, max(1, len(labels))),
-               frameon=False, title="model/method")
+    fig.legend(
+        handles,
+        texts,
+        loc="outside upper center",
+        ncol=min(ncol, max(1, len(labels))),
+        frameon=False,
+        title="model/method",
+    )
 
 
 # --------------------------------------------------------------------- training curves
@@ -92,8 +98,11 @@ def _binned(curves):
     size = curves.groupby(["cell_id", "name"])["step"].transform("size")
     width = np.maximum(1, np.ceil(size / CURVE_POINTS))
     binned = curves.assign(bin=(pos // width).astype(int))
-    return (binned.groupby(["label", "cell_id", "name", "bin"], sort=False)
-            .agg(step=("step", "max"), time_s=("time_s", "mean"), value=("value", "mean")).reset_index())
+    return (
+        binned.groupby(["label", "cell_id", "name", "bin"], sort=False)
+        .agg(step=("step", "max"), time_s=("time_s", "mean"), value=("value", "mean"))
+        .reset_index()
+    )
 
 
 def _curve_panel(ax, data, x, palette, hue_order, name) -> None:
@@ -107,13 +116,23 @@ def _curve_panel(ax, data, x, palette, hue_order, name) -> None:
     import seaborn as sns
 
     stats = data.groupby(["label", x], sort=True)["value"].agg(["mean", "std"]).reset_index()
-    sns.lineplot(data=stats, x=x, y="mean", hue="label", palette=palette, hue_order=hue_order,
-                 estimator=None, errorbar=None, legend=False, ax=ax, linewidth=0.9)
+    sns.lineplot(
+        data=stats,
+        x=x,
+        y="mean",
+        hue="label",
+        palette=palette,
+        hue_order=hue_order,
+        estimator=None,
+        errorbar=None,
+        legend=False,
+        ax=ax,
+        linewidth=0.9,
+    )
     for lab, band in stats.groupby("label", sort=False):
         if band["std"].notna().any():
             sd = band["std"].fillna(0).to_numpy()
-            ax.fill_between(band[x], band["mean"] - sd, band["mean"] + sd, color=palette[lab], alpha=0.2,
-                            linewidth=0)
+            ax.fill_between(band[x], band["mean"] - sd, band["mean"] + sd, color=palette[lab], alpha=0.2, linewidth=0)
     _scale(ax, np.concatenate([data["value"].to_numpy(), stats["mean"].to_numpy()]))
     ax.set_ylabel(tx(name))
     ax.set_xlabel("step" if x == "step" else "wall time (s)")
@@ -131,8 +150,7 @@ def training_curves(run: RunData, out: FigureWriter) -> None:
         cur = _binned(cur)
         # wall time: each step is placed at its mean time over seeds, so seeds share x values
         cur["time_s"] = cur.groupby(["label", "step"])["time_s"].transform("mean")
-        labels = [lab for lab in run.labels if lab in set(cur["label"])] + \
-            sorted(set(cur["label"]) - set(run.labels))
+        labels = [lab for lab in run.labels if lab in set(cur["label"])] + sorted(set(cur["label"]) - set(run.labels))
         colours = {lab: run.palette.get(lab, (0.4, 0.4, 0.4)) for lab in labels}
         palette = {tx(lab): c for lab, c in colours.items()}  # seaborn sees the escaped labels
         cur = cur.assign(label=cur["label"].map(tx))
@@ -152,13 +170,19 @@ def training_curves(run: RunData, out: FigureWriter) -> None:
             r, c = divmod(k, ncols)
             data = cur[cur["name"] == name]
             hue = [lab for lab in palette if lab in set(data["label"])]
-            _curve_panel(fig.add_subplot(grid[len(core) + r, 2 * c:2 * c + 2]), data, "step", palette, hue, name)
+            _curve_panel(fig.add_subplot(grid[len(core) + r, 2 * c : 2 * c + 2]), data, "step", palette, hue, name)
         _legend(fig, colours, labels, ncol=4)
-        out.save(fig, f"curves-{slug(task)}", f"Training curves — {task}",
-                 "Loss, energy gap and gradient norm against the optimiser step and the wall time, then each "
-                 "method's own diagnostics against the step: mean over seeds (binned to at most "
-                 f"{CURVE_POINTS} points), band ±1 std. Losses of different methods are different "
-                 "objectives: compare shapes, not levels.", "task", task)
+        out.save(
+            fig,
+            f"curves-{slug(task)}",
+            f"Training curves — {task}",
+            "Loss, energy gap and gradient norm against the optimiser step and the wall time, then each "
+            "method's own diagnostics against the step: mean over seeds (binned to at most "
+            f"{CURVE_POINTS} points), band ±1 std. Losses of different methods are different "
+            "objectives: compare shapes, not levels.",
+            "task",
+            task,
+        )
 
 
 # ------------------------------------------------------------------- metric comparison
@@ -179,8 +203,15 @@ def _pointrange(ax, agg, seeds, metric, order, colours) -> None:
     if len(s):
         # seeds spread vertically by repetition (deterministic, unlike random jitter)
         jitter = (s["rep"] % 5 - 2) * 0.07
-        ax.scatter(s[metric], s["label"].map(pos) + jitter, c=[colours[pos[lab]] for lab in s["label"]],
-                   s=5, alpha=0.4, linewidths=0, zorder=2)
+        ax.scatter(
+            s[metric],
+            s["label"].map(pos) + jitter,
+            c=[colours[pos[lab]] for lab in s["label"]],
+            s=5,
+            alpha=0.4,
+            linewidths=0,
+            zorder=2,
+        )
     _scale(ax, s[metric] if len(s) else a["mean"], axis="x")
     ax.set_ylim(len(order) - 0.5, -0.5)  # best on top
 
@@ -214,10 +245,16 @@ def metric_comparison(run: RunData, out: FigureWriter) -> None:
             ax.grid(axis="y", visible=False)
         axes[0, 0].set_yticks(range(len(order)), [tx(lab) for lab in order], fontsize=6)
         fig.suptitle(tx(f"{task}: sorted by {main}"))
-        out.save(fig, f"metrics-{slug(task)}", f"Metrics — {task}",
-                 f"Each metric per model/method: mean over seeds with its 95 % bootstrap CI (the tables' "
-                 f"interval) and the individual seeds (small dots); sorted best first by the task's main "
-                 f"metric, {main}.", "task", task)
+        out.save(
+            fig,
+            f"metrics-{slug(task)}",
+            f"Metrics — {task}",
+            f"Each metric per model/method: mean over seeds with its 95 % bootstrap CI (the tables' "
+            f"interval) and the individual seeds (small dots); sorted best first by the task's main "
+            f"metric, {main}.",
+            "task",
+            task,
+        )
 
 
 # ------------------------------------------------------------------------ rank heatmap
@@ -230,16 +267,30 @@ def rank_heatmap(run: RunData, out: FigureWriter) -> None:
     table = table.rename(index=tx, columns=tx)
     fig = out.new(min(PAGE, 1.6 + 0.55 * len(table.columns)), 0.8 + 0.22 * len(table))
     ax = fig.subplots()
-    sns.heatmap(table, annot=True, fmt=".3g", cmap="viridis_r", cbar_kws={"label": "rank (1 = best)"},
-                linewidths=0.5, linecolor="white", annot_kws={"fontsize": 6}, ax=ax)
+    sns.heatmap(
+        table,
+        annot=True,
+        fmt=".3g",
+        cmap="viridis_r",
+        cbar_kws={"label": "rank (1 = best)"},
+        linewidths=0.5,
+        linecolor="white",
+        annot_kws={"fontsize": 6},
+        ax=ax,
+    )
     ax.axvline(len(table.columns) - 1, color="white", linewidth=3)  # sets the mean-rank column apart
     ax.grid(False)  # the theme's grid would cross the blank cells of methods that did not run
     ax.set_xlabel("task (ranked by its main metric)")
     ax.set_ylabel("")
     ax.tick_params(axis="x", rotation=45)
-    out.save(fig, "ranks", "Ranks across tasks",
-             "Rank of each model/method on each task by the task's main metric (1 = best; ties share the "
-             "mean rank), and the mean rank over the tasks it ran on.", "overview")
+    out.save(
+        fig,
+        "ranks",
+        "Ranks across tasks",
+        "Rank of each model/method on each task by the task's main metric (1 = best; ties share the "
+        "mean rank), and the mean rank over the tasks it ran on.",
+        "overview",
+    )
 
 
 # ------------------------------------------------------------------- cost vs quality
@@ -278,10 +329,21 @@ def cost_quality(run: RunData, out: FigureWriter) -> None:
         higher = run.directions[main] == "higher"
         for lab in agg.index:
             row = agg.loc[lab]
-            err = [[row["mean"] - row["ci_low"]], [row["ci_high"] - row["mean"]]] \
-                if math.isfinite(row["ci_low"]) else None
-            ax.errorbar(cost[lab], row["mean"], yerr=err, fmt="o", color=run.palette[lab], markersize=4,
-                        elinewidth=0.8, capsize=1.5)
+            err = (
+                [[row["mean"] - row["ci_low"]], [row["ci_high"] - row["mean"]]]
+                if math.isfinite(row["ci_low"])
+                else None
+            )
+            ax.errorbar(
+                cost[lab],
+                row["mean"],
+                yerr=err,
+                fmt="o",
+                color=run.palette[lab],
+                markersize=4,
+                elinewidth=0.8,
+                capsize=1.5,
+            )
             used.append(lab)
         front = pareto_front(list(cost.values), list(agg["mean"].values), higher)
         fx = [cost.iloc[i] for i in front]
@@ -296,12 +358,17 @@ def cost_quality(run: RunData, out: FigureWriter) -> None:
         ax.set_title(tx(task))
         ax.set_xlabel("train time (s)")
         ax.set_ylabel(tx(direction_label(main, run.directions[main], "\n")))
-    for ax in list(axes.flat)[len(panels):]:
+    for ax in list(axes.flat)[len(panels) :]:
         ax.set_visible(False)
     _legend(fig, run.palette, list(dict.fromkeys(lab for lab in run.labels if lab in used)))
-    out.save(fig, "cost-quality", "Cost against quality",
-             "Mean training time against each task's main metric (95 % CI); circled points joined by the "
-             "dashed line are the Pareto front: no other method is both faster and better.", "overview")
+    out.save(
+        fig,
+        "cost-quality",
+        "Cost against quality",
+        "Mean training time against each task's main metric (95 % CI); circled points joined by the "
+        "dashed line are the Pareto front: no other method is both faster and better.",
+        "overview",
+    )
 
 
 # ------------------------------------------------------------------------- Fβ sweep
@@ -345,8 +412,17 @@ def beta_sweep(run: RunData, out: FigureWriter) -> None:
         fig = out.new(PAGE, 0.6 + 1.8 * nrows)
         axes = fig.subplots(nrows, ncols, squeeze=False)
         for ax, m in zip(axes.flat, metrics):
-            sns.lineplot(data=_finite(sub, m), x="beta_x", y=m, hue="series", errorbar=_ci, marker="o",
-                         markersize=4, ax=ax, legend=ax is axes.flat[0])
+            sns.lineplot(
+                data=_finite(sub, m),
+                x="beta_x",
+                y=m,
+                hue="series",
+                errorbar=_ci,
+                marker="o",
+                markersize=4,
+                ax=ax,
+                legend=ax is axes.flat[0],
+            )
             if ax.get_legend() is not None:
                 ax.get_legend().set_title("model/method")
             if (sub["beta_x"] > 0).all():
@@ -355,12 +431,17 @@ def beta_sweep(run: RunData, out: FigureWriter) -> None:
             ticks = [t for t in ax.get_xticks() if lo / 1.5 <= t <= hi * 1.5]
             if np.isinf(sub["beta"]).any():
                 ticks = [t for t in ticks if t < inf_at / 3] + [inf_at]
-            ax.set_xticks(ticks, [f"{t:g}" if t != inf_at or not np.isinf(sub["beta"]).any() else "∞"
-                                  for t in ticks])
+            ax.set_xticks(ticks, [f"{t:g}" if t != inf_at or not np.isinf(sub["beta"]).any() else "∞" for t in ticks])
             ax.set_xlabel("β (inverse temperature of Fβ)")
             ax.set_ylabel(tx(direction_label(m, run.directions.get(m), "\n")))
-        for ax in list(axes.flat)[len(metrics):]:
+        for ax in list(axes.flat)[len(metrics) :]:
             ax.set_visible(False)
-        out.save(fig, f"beta-sweep-{slug(task)}", f"Fβ sweep — {task}",
-                 "Metrics of latent-variable models against the inverse temperature β of the free energy "
-                 "Fβ (β = ∞: F∞, the minimum over z); mean with 95 % bootstrap CI over seeds.", "task", task)
+        out.save(
+            fig,
+            f"beta-sweep-{slug(task)}",
+            f"Fβ sweep — {task}",
+            "Metrics of latent-variable models against the inverse temperature β of the free energy "
+            "Fβ (β = ∞: F∞, the minimum over z); mean with 95 % bootstrap CI over seeds.",
+            "task",
+            task,
+        )

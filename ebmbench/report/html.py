@@ -146,14 +146,19 @@ FIGURE = """<figure id="fig-{{ f.name }}">
 def _env():
     from jinja2 import Environment, select_autoescape
 
-    return Environment(autoescape=select_autoescape(default=True, default_for_string=True),
-                       trim_blocks=False, lstrip_blocks=False)
+    return Environment(
+        autoescape=select_autoescape(default=True, default_for_string=True), trim_blocks=False, lstrip_blocks=False
+    )
 
 
 def _records(frame) -> dict:
-    return {"columns": [str(c) for c in frame.columns],
-            "rows": [["" if v is None or (isinstance(v, float) and math.isnan(v)) else v for v in row]
-                     for row in frame.itertuples(index=False)]}
+    return {
+        "columns": [str(c) for c in frame.columns],
+        "rows": [
+            ["" if v is None or (isinstance(v, float) and math.isnan(v)) else v for v in row]
+            for row in frame.itertuples(index=False)
+        ],
+    }
 
 
 def _figure_renderer(env):
@@ -176,21 +181,41 @@ def _summary(run: RunData, figures, tables) -> list[tuple[str, str]]:
     df = run.df
     counts = df["status"].value_counts() if not df.empty else {}
     seconds = run.run_seconds()
-    rows = [("status", str(meta.get("status", "?"))),
-            ("cells", f"{len(df)} of {meta.get('n_cells', len(df))}: " +
-             (", ".join(f"{n} {s}" for s, n in counts.items()) or "none")),
-            ("tasks", ", ".join(run.tasks) or "none"),
-            ("model/methods", str(len(run.labels))),
-            ("run time", f"{seconds:.1f} s" if seconds is not None else "?"),
-            ("started", str(meta.get("started", "?"))),
-            ("figures", str(len(figures))),
-            ("tables", ", ".join(t.metric for t in tables) or "none")]
+    rows = [
+        ("status", str(meta.get("status", "?"))),
+        (
+            "cells",
+            f"{len(df)} of {meta.get('n_cells', len(df))}: "
+            + (", ".join(f"{n} {s}" for s, n in counts.items()) or "none"),
+        ),
+        ("tasks", ", ".join(run.tasks) or "none"),
+        ("model/methods", str(len(run.labels))),
+        ("run time", f"{seconds:.1f} s" if seconds is not None else "?"),
+        ("started", str(meta.get("started", "?"))),
+        ("figures", str(len(figures))),
+        ("tables", ", ".join(t.metric for t in tables) or "none"),
+    ]
     return rows
 
 
 def _provenance(meta: dict) -> list[tuple[str, str]]:
-    keys = ["ebmbench_version", "git_commit", "ebmbench_git_commit", "python", "torch", "platform", "machine",
-            "cpu_count", "torch_threads", "device", "base_seed", "seeds", "timeout_s", "started", "ended"]
+    keys = [
+        "ebmbench_version",
+        "git_commit",
+        "ebmbench_git_commit",
+        "python",
+        "torch",
+        "platform",
+        "machine",
+        "cpu_count",
+        "torch_threads",
+        "device",
+        "base_seed",
+        "seeds",
+        "timeout_s",
+        "started",
+        "ended",
+    ]
     return [(k, str(meta[k])) for k in keys if k in meta and meta[k] is not None]
 
 
@@ -202,8 +227,9 @@ def _entries(meta: dict) -> list[dict]:
     return out
 
 
-def render_html(run: RunData, figures: list[FigureInfo], tables: list[MetricTable],
-                seconds: float | None = None) -> str:
+def render_html(
+    run: RunData, figures: list[FigureInfo], tables: list[MetricTable], seconds: float | None = None
+) -> str:
     import shlex
 
     env = _env()
@@ -212,9 +238,14 @@ def render_html(run: RunData, figures: list[FigureInfo], tables: list[MetricTabl
     for task in run.tasks:
         main = run.main_metric(task)
         frame = run.leaderboard(task)
-        tasks.append({"name": task, "main": main or "—", **(_records(frame) if frame is not None else
-                                                              {"columns": [], "rows": []}),
-                      "figures": [f for f in figures if f.task == task]})
+        tasks.append(
+            {
+                "name": task,
+                "main": main or "—",
+                **(_records(frame) if frame is not None else {"columns": [], "rows": []}),
+                "figures": [f for f in figures if f.task == task],
+            }
+        )
     ranks = None
     if not run.ranks.empty and len(run.ranks) > 1:
         ranks = _records(run.rank_table())
@@ -224,7 +255,7 @@ def render_html(run: RunData, figures: list[FigureInfo], tables: list[MetricTabl
     context = {
         "run_id": run.run_id,
         "headline": f"profile {(meta.get('profile') or {}).get('name', '?')} · {meta.get('status', '?')} · "
-                    f"{len(run.df)} cells · {len(run.tasks)} tasks",
+        f"{len(run.df)} cells · {len(run.tasks)} tasks",
         "summary": _summary(run, figures, tables),
         "ranks": ranks,
         "overview_figures": [f for f in figures if f.section == "overview"],

@@ -64,18 +64,30 @@ def energy_landscapes(run: RunData, out: FigureWriter) -> None:
                 continue
             x0, x1, y0, y1 = (float(v) for v in arrays["grid_extent"])
             p = density(arrays["grid_energy"])
-            ax.imshow(p / max(p.max(), 1e-300), origin="lower", extent=(x0, x1, y0, y1), cmap="magma",
-                      vmin=0, vmax=1, aspect="equal")
+            ax.imshow(
+                p / max(p.max(), 1e-300),
+                origin="lower",
+                extent=(x0, x1, y0, y1),
+                cmap="magma",
+                vmin=0,
+                vmax=1,
+                aspect="equal",
+            )
             d, s = arrays["data"], arrays["samples"]
             ax.scatter(d[:, 0], d[:, 1], s=0.9, c="white", alpha=0.5, linewidths=0, rasterized=True)
             ax.scatter(s[:, 0], s[:, 1], s=0.9, c="#34d1ff", alpha=0.8, linewidths=0, rasterized=True)
             ax.set_xlim(x0, x1)
             ax.set_ylim(y0, y1)
     fig.suptitle("exp(−E) normalised on the grid · white: test data · blue: model samples")
-    out.save(fig, "landscapes", "Energy landscapes (2-D tasks)",
-             "The learned density exp(−E), normalised on a 120×120 grid over each task's domain (each panel "
-             "scaled to its own maximum), with test data (white) and the model's own samples (blue); one "
-             "trained model (first seed) per panel.", "model")
+    out.save(
+        fig,
+        "landscapes",
+        "Energy landscapes (2-D tasks)",
+        "The learned density exp(−E), normalised on a 120×120 grid over each task's domain (each panel "
+        "scaled to its own maximum), with test data (white) and the model's own samples (blue); one "
+        "trained model (first seed) per panel.",
+        "model",
+    )
 
 
 # -------------------------------------------------------------------------- galleries
@@ -90,7 +102,7 @@ def mosaic(images, shape, ncols: int, pad: int = 1):
     canvas = np.full((nrows * (h + pad) - pad, ncols * (w + pad) - pad), np.nan, dtype=np.float32)
     for k, img in enumerate(images):
         r, c = divmod(k, ncols)
-        canvas[r * (h + pad):r * (h + pad) + h, c * (w + pad):c * (w + pad) + w] = img
+        canvas[r * (h + pad) : r * (h + pad) + h, c * (w + pad) : c * (w + pad) + w] = img
     return canvas
 
 
@@ -125,10 +137,15 @@ def digit_galleries(run: RunData, out: FigureWriter) -> None:
             _show(axes[i, 0], mosaic(arrays["images"], shape, 16), vmin, vmax)
             _show(axes[i, 1], mosaic(arrays["nearest"], shape, 16), vmin, vmax)
             _row_label(axes[i, 0], lab)
-        out.save(fig, f"gallery-{slug(task)}", f"Samples — {task}",
-                 "Model samples (the method's own sampler, first seed) and, beside them, the nearest "
-                 "training image of each (Euclidean): copies of the training set show up as twins.",
-                 "model", task)
+        out.save(
+            fig,
+            f"gallery-{slug(task)}",
+            f"Samples — {task}",
+            "Model samples (the method's own sampler, first seed) and, beside them, the nearest "
+            "training image of each (Euclidean): copies of the training set show up as twins.",
+            "model",
+            task,
+        )
 
 
 def inpainting(run: RunData, out: FigureWriter) -> None:
@@ -158,10 +175,15 @@ def inpainting(run: RunData, out: FigureWriter) -> None:
             _show(axes[i, 0], mosaic(full, shape, len(full)), vmin, vmax)
             _show(axes[i, 1], mosaic(arrays["nearest"], shape, len(full)), vmin, vmax)
             _row_label(axes[i, 0], lab)
-        out.save(fig, f"inpainting-{slug(task)}", f"Inpainting — {task}",
-                 "The bottom half of test images inferred as argmin_y F(x, y) given the top half x (best of "
-                 "several descents, first seed), beside the nearest training image of each completion.",
-                 "model", task)
+        out.save(
+            fig,
+            f"inpainting-{slug(task)}",
+            f"Inpainting — {task}",
+            "The bottom half of test images inferred as argmin_y F(x, y) given the top half x (best of "
+            "several descents, first seed), beside the nearest training image of each completion.",
+            "model",
+            task,
+        )
 
 
 # ------------------------------------------------------------------ conditional tasks
@@ -172,22 +194,36 @@ def _conditional_panel(ax, arrays, cmap, norm) -> None:
     if true.shape[-1] == 2:  # y in the plane: one colour per condition x
         for k, x in enumerate(xs):
             colour = cmap(norm(float(x)))
-            ax.scatter(true[k, :, 0], true[k, :, 1], s=1.2, color=colour, alpha=0.3, linewidths=0,
-                       rasterized=True)
-            ax.scatter(found[k, :, 0], found[k, :, 1], s=8, color=colour, edgecolors="black",
-                       linewidths=0.3, rasterized=True)
+            ax.scatter(true[k, :, 0], true[k, :, 1], s=1.2, color=colour, alpha=0.3, linewidths=0, rasterized=True)
+            ax.scatter(
+                found[k, :, 0], found[k, :, 1], s=8, color=colour, edgecolors="black", linewidths=0.3, rasterized=True
+            )
         ax.set_aspect("equal", adjustable="datalim")
         return
     # y on a line: x horizontal, y vertical, p(y | x) from the energy grid behind
     if "cond_grid_energy" in arrays:
         e = np.asarray(arrays["cond_grid_energy"], dtype=np.float64)
         p = np.stack([density(e[:, j]) for j in range(e.shape[1])], 1)  # normalised per column x
-        ax.imshow(p / np.maximum(p.max(0, keepdims=True), 1e-300), origin="lower", aspect="auto",
-                  extent=tuple(float(v) for v in arrays["cond_grid_extent"]), cmap="magma", vmin=0, vmax=1)
+        ax.imshow(
+            p / np.maximum(p.max(0, keepdims=True), 1e-300),
+            origin="lower",
+            aspect="auto",
+            extent=tuple(float(v) for v in arrays["cond_grid_extent"]),
+            cmap="magma",
+            vmin=0,
+            vmax=1,
+        )
     reps = np.repeat(xs, true.shape[1])
     ax.scatter(reps, true[..., 0].reshape(-1), s=0.8, c="white", alpha=0.5, linewidths=0, rasterized=True)
-    ax.scatter(np.repeat(xs, found.shape[1]), found[..., 0].reshape(-1), s=8, c="#34d1ff",
-               edgecolors="black", linewidths=0.3, rasterized=True)
+    ax.scatter(
+        np.repeat(xs, found.shape[1]),
+        found[..., 0].reshape(-1),
+        s=8,
+        c="#34d1ff",
+        edgecolors="black",
+        linewidths=0.3,
+        rasterized=True,
+    )
 
 
 def conditional_inference(run: RunData, out: FigureWriter) -> None:
@@ -211,16 +247,31 @@ def conditional_inference(run: RunData, out: FigureWriter) -> None:
             ax.set_title(tx(lab), fontsize=6.5, fontweight="normal")
             ax.grid(False)
             ax.tick_params(labelsize=5.5)
-        for ax in list(axes.flat)[len(labels):]:
+        for ax in list(axes.flat)[len(labels) :]:
             ax.set_visible(False)
         if planar:
-            fig.colorbar(matplotlib.cm.ScalarMappable(norm=norm, cmap=cmap), ax=axes, shrink=0.5,
-                         label="condition x", location="bottom", aspect=40)
-            how = ("true draws of y | x (faint) and the end points of gradient descent on F(x, ·) from uniform "
-                   "starts (outlined), for several conditions x coloured alike")
+            fig.colorbar(
+                matplotlib.cm.ScalarMappable(norm=norm, cmap=cmap),
+                ax=axes,
+                shrink=0.5,
+                label="condition x",
+                location="bottom",
+                aspect=40,
+            )
+            how = (
+                "true draws of y | x (faint) and the end points of gradient descent on F(x, ·) from uniform "
+                "starts (outlined), for several conditions x coloured alike"
+            )
         else:
-            how = ("p(y | x) ∝ exp(−F(x, y)) normalised for each x (background), true draws (white) and the end "
-                   "points of gradient descent on F(x, ·) from uniform starts (blue), against x")
-        out.save(fig, f"conditional-{slug(task)}", f"Conditional inference — {task}",
-                 f"{how}. A good energy has minima on every branch of the true curve and nowhere else "
-                 "(first seed).", "model", task)
+            how = (
+                "p(y | x) ∝ exp(−F(x, y)) normalised for each x (background), true draws (white) and the end "
+                "points of gradient descent on F(x, ·) from uniform starts (blue), against x"
+            )
+        out.save(
+            fig,
+            f"conditional-{slug(task)}",
+            f"Conditional inference — {task}",
+            f"{how}. A good energy has minima on every branch of the true curve and nowhere else (first seed).",
+            "model",
+            task,
+        )

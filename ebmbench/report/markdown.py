@@ -19,10 +19,12 @@ MAX_PROBLEMS = 20
 def _headline(run: RunData) -> str:
     meta = run.meta
     counts = Counter(run.df["status"]) if not run.df.empty else Counter()
-    parts = [f"profile **{md_escape((meta.get('profile') or {}).get('name', '?'))}**",
-             md_escape(meta.get("status", "?")),
-             f"{len(run.df)} of {meta.get('n_cells', len(run.df))} cells: " +
-             (", ".join(f"{n} {md_escape(s)}" for s, n in counts.most_common()) or "none")]
+    parts = [
+        f"profile **{md_escape((meta.get('profile') or {}).get('name', '?'))}**",
+        md_escape(meta.get("status", "?")),
+        f"{len(run.df)} of {meta.get('n_cells', len(run.df))} cells: "
+        + (", ".join(f"{n} {md_escape(s)}" for s, n in counts.most_common()) or "none"),
+    ]
     seconds = run.run_seconds()
     if seconds is not None:
         parts.append(f"{seconds:.0f} s")
@@ -35,8 +37,7 @@ def _headline(run: RunData) -> str:
 def summary_markdown(run: RunData, figures=(), report_seconds: float | None = None) -> str:
     lines = [f"## ebmbench run {md_escape(run.run_id)}", "", _headline(run), ""]
     if not run.ranks.empty and len(run.ranks) > 1:
-        lines += ["### Mean rank (each task ranked by its main metric; 1 = best)", "",
-                  md_table(run.rank_table()), ""]
+        lines += ["### Mean rank (each task ranked by its main metric; 1 = best)", "", md_table(run.rank_table()), ""]
     for task in run.tasks:
         main = run.main_metric(task)
         if main is None:
@@ -52,16 +53,20 @@ def summary_markdown(run: RunData, figures=(), report_seconds: float | None = No
     if len(bad):
         lines += [f"### Problems ({len(bad)})", ""]
         for r in bad.head(MAX_PROBLEMS).itertuples(index=False):
-            lines.append(f"- **{md_escape(r.status)}** {md_escape(r.task)} {md_escape(r.label)} "
-                         f"#{r.rep}: {md_escape(r.reason or '')}")
+            lines.append(
+                f"- **{md_escape(r.status)}** {md_escape(r.task)} {md_escape(r.label)} "
+                f"#{r.rep}: {md_escape(r.reason or '')}"
+            )
         if len(bad) > MAX_PROBLEMS:
             lines.append(f"- … and {len(bad) - MAX_PROBLEMS} more")
         lines.append("")
     reasons = skip_reasons(run)
     if len(reasons):
         lines += [f"<details><summary>{int(reasons['cells'].sum())} skipped cells</summary>", ""]
-        lines += [f"- {n} × {md_escape(reason)}" for reason, n in
-                  zip(reasons["reason"][:MAX_PROBLEMS], reasons["cells"][:MAX_PROBLEMS])]
+        lines += [
+            f"- {n} × {md_escape(reason)}"
+            for reason, n in zip(reasons["reason"][:MAX_PROBLEMS], reasons["cells"][:MAX_PROBLEMS])
+        ]
         if len(reasons) > MAX_PROBLEMS:
             lines.append(f"- … and {len(reasons) - MAX_PROBLEMS} more reasons")
         lines += ["", "</details>", ""]

@@ -37,15 +37,24 @@ def theme():
     import seaborn as sns
 
     rc = {**sns.axes_style("whitegrid"), **sns.plotting_context("paper", font_scale=0.9)}
-    rc.update({
-        "font.family": "DejaVu Sans",  # ships with matplotlib: identical output everywhere
-        "svg.fonttype": "none",  # SVG text stays text: small, searchable, editable
-        "svg.hashsalt": "ebmbench",  # deterministic SVG ids
-        "axes.titlesize": 8, "axes.labelsize": 7.5, "xtick.labelsize": 6.5, "ytick.labelsize": 6.5,
-        "legend.fontsize": 6.5, "legend.title_fontsize": 7, "figure.titlesize": 9,
-        "axes.titleweight": "bold", "lines.linewidth": 1.2, "image.interpolation": "nearest",
-        "savefig.facecolor": "white",
-    })
+    rc.update(
+        {
+            "font.family": "DejaVu Sans",  # ships with matplotlib: identical output everywhere
+            "svg.fonttype": "none",  # SVG text stays text: small, searchable, editable
+            "svg.hashsalt": "ebmbench",  # deterministic SVG ids
+            "axes.titlesize": 8,
+            "axes.labelsize": 7.5,
+            "xtick.labelsize": 6.5,
+            "ytick.labelsize": 6.5,
+            "legend.fontsize": 6.5,
+            "legend.title_fontsize": 7,
+            "figure.titlesize": 9,
+            "axes.titleweight": "bold",
+            "lines.linewidth": 1.2,
+            "image.interpolation": "nearest",
+            "savefig.facecolor": "white",
+        }
+    )
     with matplotlib.rc_context(rc):
         yield
 

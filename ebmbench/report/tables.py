@@ -33,8 +33,14 @@ BOLD = "font-weight: bold"
 
 def md_escape(text) -> str:
     """Plugin text made literal inside a Markdown table cell (no HTML, no column break)."""
-    return html.escape(str(text), quote=False).replace("|", "\\|").replace("*", "\\*").replace("_", "\\_") \
-        .replace("`", "\\`").replace("\n", " ")
+    return (
+        html.escape(str(text), quote=False)
+        .replace("|", "\\|")
+        .replace("*", "\\*")
+        .replace("_", "\\_")
+        .replace("`", "\\`")
+        .replace("\n", " ")
+    )
 
 
 class MetricTable:
@@ -69,9 +75,12 @@ class MetricTable:
         frame.index.name = None  # Styler does not escape index names: the header says the metric
         frame.columns.name = None
         mask = self.best.reindex_like(frame).fillna(False)
-        return (frame.style.format(escape=escape, formatter=formatter)
-                .format_index(escape=escape, axis=0).format_index(escape=escape, axis=1)
-                .apply(lambda _: mask.map(lambda b: BOLD if b else ""), axis=None))
+        return (
+            frame.style.format(escape=escape, formatter=formatter)
+            .format_index(escape=escape, axis=0)
+            .format_index(escape=escape, axis=1)
+            .apply(lambda _: mask.map(lambda b: BOLD if b else ""), axis=None)
+        )
 
     def to_html(self, uuid: str) -> str:
         return self._styler("html").set_uuid(uuid).set_table_attributes('class="pivot"').to_html()
@@ -83,22 +92,36 @@ class MetricTable:
         arrow = {"higher": r"$\uparrow$", "lower": r"$\downarrow$"}.get(self.direction, "(not ranked)")
         caption = "".join(_LATEX.get(c, c) for c in self.metric) + " " + arrow
         body = self._styler("latex", latex).to_latex(convert_css=True, hrules=True, column_format=None)
-        return f"% {self.metric}: mean +- 95% bootstrap CI over seeds; best per task in bold\n" \
-               f"\\begin{{table}}[t]\n\\centering\n\\caption{{{caption}}}\n{body}\\end{{table}}\n"
+        return (
+            f"% {self.metric}: mean +- 95% bootstrap CI over seeds; best per task in bold\n"
+            f"\\begin{{table}}[t]\n\\centering\n\\caption{{{caption}}}\n{body}\\end{{table}}\n"
+        )
 
     def to_markdown(self) -> str:
         frame = self.display.copy()
         for col in frame.columns:
-            frame[col] = [f"**{md_escape(v)}**" if b else md_escape(v)
-                          for v, b in zip(frame[col], self.best.reindex_like(frame)[col].fillna(False))]
+            frame[col] = [
+                f"**{md_escape(v)}**" if b else md_escape(v)
+                for v, b in zip(frame[col], self.best.reindex_like(frame)[col].fillna(False))
+            ]
         frame.index = [md_escape(i) for i in frame.index]
         frame.columns = [md_escape(c) for c in frame.columns]
         frame.index.name = md_escape(f"{self.header} · model/method")
         return frame.to_markdown()
 
 
-_LATEX = {"\\": r"\textbackslash{}", "$": r"\$", "&": r"\&", "%": r"\%", "#": r"\#", "_": r"\_", "{": r"\{",
-          "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+_LATEX = {
+    "\\": r"\textbackslash{}",
+    "$": r"\$",
+    "&": r"\&",
+    "%": r"\%",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+}
 
 
 def metric_table(run: RunData, metric: str) -> MetricTable | None:
@@ -108,10 +131,15 @@ def metric_table(run: RunData, metric: str) -> MetricTable | None:
     if display.empty:
         return None
     means = run.means(metric)
-    order = [lab for lab in run.labels if lab in display.index] + \
-        [lab for lab in display.index if lab not in run.labels]
-    return MetricTable(metric, run.directions.get(metric, "none"), display.loc[order],
-                       means.reindex(index=order, columns=display.columns))
+    order = [lab for lab in run.labels if lab in display.index] + [
+        lab for lab in display.index if lab not in run.labels
+    ]
+    return MetricTable(
+        metric,
+        run.directions.get(metric, "none"),
+        display.loc[order],
+        means.reindex(index=order, columns=display.columns),
+    )
 
 
 def metric_tables(run: RunData) -> list[MetricTable]:
@@ -129,8 +157,11 @@ def status_counts(run: RunData):
         return pd.DataFrame(columns=["task", "model/method", *STATUSES, "reasons"])
     counts = df.groupby(["task", "label"])["status"].value_counts().unstack(fill_value=0)
     counts = counts.reindex(columns=list(STATUSES), fill_value=0)
-    reasons = df[df["status"] != "done"].groupby(["task", "label"])["reason"].agg(
-        lambda r: "; ".join(dict.fromkeys(str(x) for x in r if isinstance(x, str) and x)))
+    reasons = (
+        df[df["status"] != "done"]
+        .groupby(["task", "label"])["reason"]
+        .agg(lambda r: "; ".join(dict.fromkeys(str(x) for x in r if isinstance(x, str) and x)))
+    )
     table = counts.join(reasons.rename("reasons")).fillna({"reasons": ""}).reset_index()
     return table.rename(columns={"label": "model/method"})
 

@@ -42,8 +42,19 @@ from scipy import stats
 from ebmbench.errors import UsageError, unknown_name
 from ebmbench.results.schema import FAILED_STATUSES
 
-__all__ = ["CompareConfig", "compare_frames", "has_regression", "summary_counts", "holm_adjust",
-           "COLUMNS", "MARKS", "REGRESSION_MARKS", "BAND_ONLY", "PAIRED", "UNPAIRED"]
+__all__ = [
+    "CompareConfig",
+    "compare_frames",
+    "has_regression",
+    "summary_counts",
+    "holm_adjust",
+    "COLUMNS",
+    "MARKS",
+    "REGRESSION_MARKS",
+    "BAND_ONLY",
+    "PAIRED",
+    "UNPAIRED",
+]
 
 PAIRED = "paired bootstrap"
 UNPAIRED = "mann-whitney"
@@ -54,11 +65,38 @@ MIN_PAIRS = 2
 # sort order of the table, most urgent first
 MARKS = ("newly failing", "worse", "incomparable", "new", "gone", "better", "fixed", "changed", "unchanged")
 REGRESSION_MARKS = frozenset({"worse", "newly failing"})
-_RANK = {"newly failing": 0, "worse": 1, "incomparable": 2, "new": 3, "gone": 3, "better": 4, "fixed": 5,
-         "changed": 6, "unchanged": 7}
+_RANK = {
+    "newly failing": 0,
+    "worse": 1,
+    "incomparable": 2,
+    "new": 3,
+    "gone": 3,
+    "better": 4,
+    "fixed": 5,
+    "changed": 6,
+    "unchanged": 7,
+}
 
-COLUMNS = ["task", "label", "metric", "direction", "mark", "base_mean", "cur_mean", "delta", "rel_delta", "n_base",
-           "n_cur", "test", "p_value", "p_holm", "ci_low", "ci_high", "tolerance", "reason"]
+COLUMNS = [
+    "task",
+    "label",
+    "metric",
+    "direction",
+    "mark",
+    "base_mean",
+    "cur_mean",
+    "delta",
+    "rel_delta",
+    "n_base",
+    "n_cur",
+    "test",
+    "p_value",
+    "p_holm",
+    "ci_low",
+    "ci_high",
+    "tolerance",
+    "reason",
+]
 _REQUIRED = ("task", "rep", "status")
 _USED = ("label", "model", "method", "data_seed", "reason", "profile", "model_params", "method_params")
 
@@ -204,8 +242,10 @@ def _groups(df: pd.DataFrame, side: str, metrics: set[str]) -> dict[tuple[str, s
     for record in df.to_dict("records"):
         cell = (str(record["task"]), str(record["label"]), record["rep"])
         if cell in seen:
-            raise UsageError(f"{side} results hold cell {cell[0]} {cell[1]} rep {cell[2]} more than once: "
-                             "compare one run with another")
+            raise UsageError(
+                f"{side} results hold cell {cell[0]} {cell[1]} rep {cell[2]} more than once: "
+                "compare one run with another"
+            )
         seen.add(cell)
         by_key.setdefault(cell[:2], []).append(record)
     return {key: _Group(records) for key, records in by_key.items()}
@@ -261,10 +301,26 @@ def _source_notes(b: _Group, c: _Group, base_meta: dict | None, cur_meta: dict |
 
 # ------------------------------------------------------------------ rows
 def _row(task: str, label: str, metric: str, direction: str, mark: str, reason: str, **values: Any) -> dict:
-    row = {"task": task, "label": label, "metric": metric, "direction": direction, "mark": mark,
-           "base_mean": np.nan, "cur_mean": np.nan, "delta": np.nan, "rel_delta": np.nan, "n_base": 0, "n_cur": 0,
-           "test": "", "p_value": np.nan, "p_holm": np.nan, "ci_low": np.nan, "ci_high": np.nan,
-           "tolerance": np.nan, "reason": reason}
+    row = {
+        "task": task,
+        "label": label,
+        "metric": metric,
+        "direction": direction,
+        "mark": mark,
+        "base_mean": np.nan,
+        "cur_mean": np.nan,
+        "delta": np.nan,
+        "rel_delta": np.nan,
+        "n_base": 0,
+        "n_cur": 0,
+        "test": "",
+        "p_value": np.nan,
+        "p_holm": np.nan,
+        "ci_low": np.nan,
+        "ci_high": np.nan,
+        "tolerance": np.nan,
+        "reason": reason,
+    }
     row.update(values)
     return row
 
@@ -273,10 +329,19 @@ def _mean(values: dict[Any, float]) -> float:
     return float(np.mean(list(values.values()))) if values else np.nan
 
 
-def _both_sides(task: str, label: str, metric: str, direction: str, mark: str, bv: dict, cv: dict,
-                reason: str) -> dict:
-    return _row(task, label, metric, direction, mark, reason, base_mean=_mean(bv), cur_mean=_mean(cv),
-                n_base=len(bv), n_cur=len(cv))
+def _both_sides(task: str, label: str, metric: str, direction: str, mark: str, bv: dict, cv: dict, reason: str) -> dict:
+    return _row(
+        task,
+        label,
+        metric,
+        direction,
+        mark,
+        reason,
+        base_mean=_mean(bv),
+        cur_mean=_mean(cv),
+        n_base=len(bv),
+        n_cur=len(cv),
+    )
 
 
 def _status_rows(task: str, label: str, b: _Group, c: _Group) -> list[dict]:
@@ -291,34 +356,65 @@ def _status_rows(task: str, label: str, b: _Group, c: _Group) -> list[dict]:
         for r in failing:
             why = _one_line(c.get(r, "reason"))
             parts.append(f"rep {r}: {cs[r]}{' — ' + why if why else ''}")
-        rows.append(_row(task, label, "status", "", "newly failing",
-                         f"{_reps(failing)} done in baseline, now failing: {'; '.join(parts)}", **n))
+        rows.append(
+            _row(
+                task,
+                label,
+                "status",
+                "",
+                "newly failing",
+                f"{_reps(failing)} done in baseline, now failing: {'; '.join(parts)}",
+                **n,
+            )
+        )
     if fixed:
         was = ", ".join(f"rep {r}: {bs[r]}" for r in fixed)
-        rows.append(_row(task, label, "status", "", "fixed", f"{_reps(fixed)} done now, failed in baseline ({was})",
-                         **n))
+        rows.append(
+            _row(task, label, "status", "", "fixed", f"{_reps(fixed)} done now, failed in baseline ({was})", **n)
+        )
     return rows
 
 
-def _one_side_rows(task: str, label: str, group: _Group, metrics: list[str], directions: dict[str, str],
-                   mark: str) -> list[dict]:
+def _one_side_rows(
+    task: str, label: str, group: _Group, metrics: list[str], directions: dict[str, str], mark: str
+) -> list[dict]:
     new = mark == "new"
     reason = f"only in the {'current' if new else 'baseline'} run"
     rows = []
     for metric in metrics:
         v = group.values(metric)
         if v:
-            rows.append(_both_sides(task, label, metric, directions[metric], mark, {} if new else v,
-                                    v if new else {}, reason))
+            rows.append(
+                _both_sides(task, label, metric, directions[metric], mark, {} if new else v, v if new else {}, reason)
+            )
     if not rows:
         statuses = ", ".join(group.distinct("status"))
-        rows.append(_row(task, label, "status", "", mark, f"{reason} ({statuses}, no metric values)",
-                         **{"n_cur" if new else "n_base": len(group)}))
+        rows.append(
+            _row(
+                task,
+                label,
+                "status",
+                "",
+                mark,
+                f"{reason} ({statuses}, no metric values)",
+                **{"n_cur" if new else "n_base": len(group)},
+            )
+        )
     return rows
 
 
-def _compare_metric(task: str, label: str, metric: str, direction: str, b: _Group, c: _Group, bv: dict, cv: dict,
-                    config: CompareConfig, notes: list[str]) -> dict:
+def _compare_metric(
+    task: str,
+    label: str,
+    metric: str,
+    direction: str,
+    b: _Group,
+    c: _Group,
+    bv: dict,
+    cv: dict,
+    config: CompareConfig,
+    notes: list[str],
+) -> dict:
     """One (task, label, metric) row; a tested row's mark is settled after Holm (`_decide`).
     `bv`, `cv`: the metric's values by rep on either side."""
     info = "; ".join(notes)
@@ -328,8 +424,9 @@ def _compare_metric(task: str, label: str, metric: str, direction: str, b: _Grou
         return _both_sides(task, label, metric, direction, mark, bv, cv, reason + (f"; {info}" if info else ""))
 
     common = [r for r in bv if r in cv]
-    paired = bool(common) and all(b.get(r, "data_seed") is not None and b.get(r, "data_seed") == c.get(r, "data_seed")
-                                  for r in common)
+    paired = bool(common) and all(
+        b.get(r, "data_seed") is not None and b.get(r, "data_seed") == c.get(r, "data_seed") for r in common
+    )
     extra = ""
     if paired:
         left_out = len(bv) + len(cv) - 2 * len(common)
@@ -341,14 +438,29 @@ def _compare_metric(task: str, label: str, metric: str, direction: str, b: _Grou
         delta = cur_mean - base_mean
     rel = delta / abs(base_mean) if base_mean != 0 and math.isfinite(base_mean) else np.nan
     tol = config.tolerance(metric, base_mean)
-    row = _row(task, label, metric, direction, "unchanged", "", base_mean=base_mean, cur_mean=cur_mean,
-               delta=delta, rel_delta=rel, n_base=len(bv), n_cur=len(cv), tolerance=tol)
+    row = _row(
+        task,
+        label,
+        metric,
+        direction,
+        "unchanged",
+        "",
+        base_mean=base_mean,
+        cur_mean=cur_mean,
+        delta=delta,
+        rel_delta=rel,
+        n_base=len(bv),
+        n_cur=len(cv),
+        tolerance=tol,
+    )
     row["_extra"] = extra + (f"; {info}" if info else "")
 
     if not (np.isfinite(b_arr).all() and np.isfinite(c_arr).all()):
         if math.isnan(base_mean) or math.isnan(cur_mean) or (math.isnan(delta) and base_mean != cur_mean):
-            row.update(mark="incomparable", reason=f"non-finite {metric} values ({_num(base_mean)} → "
-                                                   f"{_num(cur_mean)}){row.pop('_extra')}")
+            row.update(
+                mark="incomparable",
+                reason=f"non-finite {metric} values ({_num(base_mean)} → {_num(cur_mean)}){row.pop('_extra')}",
+            )
             return row
         row["_outside"] = base_mean != cur_mean
         row["_why"] = "non-finite values, no test"
@@ -404,9 +516,15 @@ def _decide(row: dict, alpha: float) -> None:
 
 
 # ------------------------------------------------------------------ the table
-def compare_frames(base: pd.DataFrame, cur: pd.DataFrame, directions: dict[str, str], main_metrics: dict[str, str],
-                   config: CompareConfig | None = None, base_meta: dict | None = None,
-                   cur_meta: dict | None = None) -> pd.DataFrame:
+def compare_frames(
+    base: pd.DataFrame,
+    cur: pd.DataFrame,
+    directions: dict[str, str],
+    main_metrics: dict[str, str],
+    config: CompareConfig | None = None,
+    base_meta: dict | None = None,
+    cur_meta: dict | None = None,
+) -> pd.DataFrame:
     """One row per (task, label, metric), plus status rows; columns `COLUMNS`, sorted by urgency."""
     config = config or CompareConfig()
     config.validate()
@@ -421,8 +539,9 @@ def compare_frames(base: pd.DataFrame, cur: pd.DataFrame, directions: dict[str, 
         if metric not in directions:
             raise unknown_name("metrics", metric, directions)
         if directions[metric] not in ("higher", "lower", "none"):
-            raise UsageError(f"metric {metric!r}: direction must be 'higher', 'lower' or 'none', "
-                             f"got {directions[metric]!r}")
+            raise UsageError(
+                f"metric {metric!r}: direction must be 'higher', 'lower' or 'none', got {directions[metric]!r}"
+            )
 
     rows: list[dict] = []
     compared: list[dict] = []
@@ -445,17 +564,28 @@ def compare_frames(base: pd.DataFrame, cur: pd.DataFrame, directions: dict[str, 
         values = {m: (bv, cv) for m, (bv, cv) in values.items() if bv or cv}
         if differences:
             reason = "; ".join(differences + notes)
-            group_rows = [_both_sides(task, label, m, directions[m], "incomparable", bv, cv, reason)
-                          for m, (bv, cv) in values.items()]
-            rows += group_rows or [_row(task, label, "status", "", "incomparable", reason, n_base=len(b),
-                                        n_cur=len(c))]
+            group_rows = [
+                _both_sides(task, label, m, directions[m], "incomparable", bv, cv, reason)
+                for m, (bv, cv) in values.items()
+            ]
+            rows += group_rows or [_row(task, label, "status", "", "incomparable", reason, n_base=len(b), n_cur=len(c))]
             continue
         rows += _status_rows(task, label, b, c)
         for metric, (bv, cv) in values.items():
             metric_change = _hash_change(base_meta, cur_meta, "metrics", metric)
             if metric_change:
-                rows.append(_both_sides(task, label, metric, directions[metric], "incomparable", bv, cv,
-                                        "; ".join([metric_change, *notes])))
+                rows.append(
+                    _both_sides(
+                        task,
+                        label,
+                        metric,
+                        directions[metric],
+                        "incomparable",
+                        bv,
+                        cv,
+                        "; ".join([metric_change, *notes]),
+                    )
+                )
                 continue
             row = _compare_metric(task, label, metric, directions[metric], b, c, bv, cv, config, notes)
             rows.append(row)

@@ -22,8 +22,20 @@ from typing import Any, Callable
 from ebmbench.errors import UsageError, unknown_name
 from ebmbench.results.schema import RunStatus
 
-__all__ = ["CorruptRun", "find_run", "list_runs", "load_meta", "load_results", "load_curves", "load_artifacts",
-           "read_results", "read_curves", "process_identity", "stale_reason", "index_done_cells"]
+__all__ = [
+    "CorruptRun",
+    "find_run",
+    "list_runs",
+    "load_meta",
+    "load_results",
+    "load_curves",
+    "load_artifacts",
+    "read_results",
+    "read_curves",
+    "process_identity",
+    "stale_reason",
+    "index_done_cells",
+]
 
 
 class CorruptRun(UsageError):
@@ -160,8 +172,8 @@ def read_results(run_dir: Path, columns: list[str] | None = None):
     parts = run_dir / "parts"
     if parts.is_dir():
         names = sorted(p for p in parts.glob("*.parquet") if not p.name.endswith(".curves.parquet"))
-        # skipped rows first, cells after, so a cell's own part wins a duplicate id
-        names.sort(key=lambda p: not p.name.startswith("skipped-"))
+        # batches (skipped pairs, reused cells) first, cells after: a cell's own part wins
+        names.sort(key=lambda p: not p.name.startswith("batch-"))
         frames.extend(_read_parquet(p, columns) for p in names)
     df = _merge(frames, "cell_id")
     return pd.DataFrame() if df is None else df
@@ -202,8 +214,9 @@ def load_artifacts(run_dir: Path, cell_id: str) -> dict[str, Any] | None:
 
 
 # ------------------------------------------------------------------ the cache index
-def index_done_cells(root: Path, keys: set[str], warn: Callable[[str], None] | None = None,
-                     exclude: Path | None = None) -> dict[str, Path]:
+def index_done_cells(
+    root: Path, keys: set[str], warn: Callable[[str], None] | None = None, exclude: Path | None = None
+) -> dict[str, Path]:
     """cell_key -> the run folder holding a `done` row with that key, newest run first.
 
     Only the key and status columns are read, so the index stays cheap over many runs;

@@ -15,8 +15,16 @@ from typing import Any
 
 from ebmbench.executor_api import Status
 
-__all__ = ["SCHEMA_VERSION", "Status", "FINAL_STATUSES", "FAILED_STATUSES", "RunStatus", "ResultRow",
-           "CORE_COLUMNS", "CURVE_COLUMNS"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "Status",
+    "FINAL_STATUSES",
+    "FAILED_STATUSES",
+    "RunStatus",
+    "ResultRow",
+    "CORE_COLUMNS",
+    "CURVE_COLUMNS",
+]
 
 SCHEMA_VERSION = 2
 
@@ -74,5 +82,17 @@ class ResultRow:
 
 
 CORE_COLUMNS = tuple(f.name for f in fields(ResultRow) if f.name != "metrics")
-CURVE_COLUMNS = ("run_id", "cell_id", "task", "model", "method", "label", "rep", "seed", "step", "time_s",
-                 "name", "value")
+CURVE_COLUMNS = (
+    "run_id",
+    "cell_id",
+    "task",
+    "model",
+    "method",
+    "label",
+    "rep",
+    "seed",
+    "step",
+    "time_s",
+    "name",
+    "value",
+)

@@ -96,8 +96,12 @@ def curves_frame(points: list[dict[str, Any]]):
 def _curve_points(row: dict[str, Any], curve: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """A cell's curve (one dict per logged step) as long rows: one per (step, name)."""
     keys = {k: row.get(k) for k in ("run_id", "cell_id", "task", "model", "method", "label", "rep", "seed")}
-    return [{**keys, "step": p["step"], "time_s": p["time_s"], "name": name, "value": value}
-            for p in curve for name, value in p.items() if name not in ("step", "time_s")]
+    return [
+        {**keys, "step": p["step"], "time_s": p["time_s"], "name": name, "value": value}
+        for p in curve
+        for name, value in p.items()
+        if name not in ("step", "time_s")
+    ]
 
 
 class RunStore:
@@ -108,7 +112,7 @@ class RunStore:
         self.run_id = meta["run_id"]
         self.meta = meta
         self.parts = self.dir / "parts"
-        self._n_skipped_parts = len(list(self.parts.glob("skipped-*.parquet"))) if self.parts.is_dir() else 0
+        self._n_batches = len(list(self.parts.glob("batch-*.parquet"))) if self.parts.is_dir() else 0
 
     @classmethod
     def create(cls, root: Path, run_id: str, meta: dict[str, Any]) -> "RunStore":
@@ -135,8 +139,9 @@ class RunStore:
     def write_meta(self) -> None:
         write_json(self.dir / "run.json", self.meta)
 
-    def add(self, record: dict[str, Any], curve: list[dict[str, Any]] = (),
-            artifacts: dict[str, Any] | None = None) -> None:
+    def add(
+        self, record: dict[str, Any], curve: list[dict[str, Any]] = (), artifacts: dict[str, Any] | None = None
+    ) -> None:
         """Store one finished cell: artifacts, curve, then the row that commits it."""
         if artifacts:
             self.add_artifacts(record["cell_id"], artifacts)
@@ -153,12 +158,20 @@ class RunStore:
 
     def add_skipped(self, records: list[dict[str, Any]]) -> None:
         """Incompatible pairs: many tiny rows, so all of them go into one part file."""
+        self.add_batch(records)
+
+    def add_batch(self, records: list[dict[str, Any]], curves=None) -> None:
+        """Many rows at once (skipped pairs, cells reused from earlier runs) in one part
+        file, and their curves (a long frame) in another: two writes, not two per row."""
         import pandas as pd
 
-        if records:
-            self._n_skipped_parts += 1
-            write_parquet(self.parts / f"skipped-{self._n_skipped_parts}.parquet", pd.DataFrame(records),
-                          self.table_meta)
+        if not records:
+            return
+        self._n_batches += 1
+        name = f"batch-{self._n_batches}"
+        if curves is not None and len(curves):
+            write_parquet(self.parts / f"{name}.curves.parquet", curves, self.table_meta)
+        write_parquet(self.parts / f"{name}.parquet", pd.DataFrame(records), self.table_meta)
 
     def add_artifacts(self, cell_id: str, arrays: dict[str, Any]) -> None:
         """A cell's report arrays as artifacts/<cell_id>.npz (plain arrays, no pickle)."""
@@ -185,9 +198,16 @@ class RunStore:
     def copy_artifacts(self, source_run: Path, cell_id: str) -> None:
         """A reused cell's arrays, from the run that computed it."""
         src = Path(source_run) / "artifacts" / f"{cell_id}.npz"
-        if src.exists():
-            (self.dir / "artifacts").mkdir(exist_ok=True)
-            _atomic_write(self.dir / "artifacts" / f"{cell_id}.npz", lambda tmp: shutil.copyfile(src, tmp))
+        if not src.exists():
+            return
+        dst = self.dir / "artifacts" / f"{cell_id}.npz"
+        try:
+            dst.parent.mkdir(exist_ok=True)
+            os.link(src, dst)  # immutable once written: a hard link is a free copy
+        except FileExistsError:
+            pass
+        except OSError:  # another file system, or links not allowed
+            _atomic_write(dst, lambda tmp: shutil.copyfile(src, tmp))
 
     def compact(self) -> None:
         """Merge the part files into results.parquet and curves.parquet, then drop them.

@@ -46,8 +46,9 @@ def langevin_params(steps: int, step: float = 0.01) -> dict[str, ebmbench.Param]
 OPTIM_PARAMS = {
     "alpha": ebmbench.Param(0.1, "L2 energy penalty weight alpha (E+^2 + E-^2)", low=0),
     "lr": ebmbench.Param(1e-2, "Adam learning rate (beta1 = 0); 1e-3 stalls on the toy tasks' quick budget", low=0),
-    "schedule": ebmbench.Param("constant", "learning-rate schedule over the profile's steps",
-                               choices=("constant", "cosine")),
+    "schedule": ebmbench.Param(
+        "constant", "learning-rate schedule over the profile's steps", choices=("constant", "cosine")
+    ),
 }
 
 
@@ -135,5 +136,12 @@ class MCMCMaxLikelihood(ebmbench.Method):
             if step % log_every == 0 or step == n_steps - 1:
                 # the chains' temperature (T = noise^2 / 2 step for Langevin) and MH acceptance
                 chain = {k: v for k, v in self.chain_stats.items() if k in ("temperature", "acceptance")}
-                ctx.log(step, loss=loss.item(), energy_gap=-cd.item(), grad_norm=gnorm.item(),
-                        noise_gap=ctx.noise_gap(model, y_pos, x_pos), **chain, **diag)
+                ctx.log(
+                    step,
+                    loss=loss.item(),
+                    energy_gap=-cd.item(),
+                    grad_norm=gnorm.item(),
+                    noise_gap=ctx.noise_gap(model, y_pos, x_pos),
+                    **chain,
+                    **diag,
+                )

@@ -24,8 +24,18 @@ __all__ = ["fit", "LossFn"]
 LossFn = Callable[..., "tuple[torch.Tensor, dict[str, Any]]"]
 
 
-def fit(model, data, ctx, loss_fn: LossFn, *, lr: float, purpose: str, extra_params=(),
-        betas=(0.9, 0.999), pass_index: bool = False) -> None:
+def fit(
+    model,
+    data,
+    ctx,
+    loss_fn: LossFn,
+    *,
+    lr: float,
+    purpose: str,
+    extra_params=(),
+    betas=(0.9, 0.999),
+    pass_index: bool = False,
+) -> None:
     """Adam on `loss_fn` over `ctx.profile.train_steps` minibatches (drawn with replacement).
 
     `extra_params` are trained with the model but are not part of the energy (NCE's

@@ -81,7 +81,10 @@ class _AutoencoderMethod(ebmbench.Method):
 class DAE(_AutoencoderMethod):
     name = "dae"
     summary = "denoising autoencoder: reconstruct clean y from y + Gaussian noise; energy = reconstruction error"
-    reference = "Vincent, Larochelle, Bengio & Manzagol 2008, Extracting and Composing Robust Features with Denoising Autoencoders"
+    reference = (
+        "Vincent, Larochelle, Bengio & Manzagol 2008, "
+        "Extracting and Composing Robust Features with Denoising Autoencoders"
+    )
     params = {
         # Vincent et al. use noise of 10-50 % of the input range; relative to each coordinate's
         # std, 0.5 perturbs without mixing the modes of the toy tasks.
@@ -98,22 +101,36 @@ class DAE(_AutoencoderMethod):
 
 class MAE(_AutoencoderMethod):
     name = "mae"
-    summary = "masked autoencoder (BERT-style): hide a fraction of coordinates, reconstruct them; energy = reconstruction error"
+    summary = (
+        "masked autoencoder (BERT-style): hide a fraction of coordinates, reconstruct them; "
+        "energy = reconstruction error"
+    )
     reference = "He et al. 2022, Masked Autoencoders Are Scalable Vision Learners; Devlin et al. 2019 (BERT)"
     params = {
-        "ratio": ebmbench.Param(0.75, "fraction of coordinates hidden per example (MAE: 0.75, BERT: 0.15)",
-                                low=0, high=1),
-        "visible_weight": ebmbench.Param(0.5, "loss weight of visible coordinates (MAE: 0; Vincent 2010's beta)",
-                                         low=0),
-        "variable": ebmbench.Param(True, "draw each row's hidden count uniformly in {0, ..., ratio * d} "
-                                   "(so the unmasked input, which the energy scores, is in training)"),
+        "ratio": ebmbench.Param(
+            0.75, "fraction of coordinates hidden per example (MAE: 0.75, BERT: 0.15)", low=0, high=1
+        ),
+        "visible_weight": ebmbench.Param(
+            0.5, "loss weight of visible coordinates (MAE: 0; Vincent 2010's beta)", low=0
+        ),
+        "variable": ebmbench.Param(
+            True,
+            "draw each row's hidden count uniformly in {0, ..., ratio * d} "
+            "(so the unmasked input, which the energy scores, is in training)",
+        ),
         "lr": ebmbench.Param(1e-3, "Adam learning rate", low=0),
     }
 
     def train(self, model, data, ctx):
         ratio, weight, variable = self.p["ratio"], self.p["visible_weight"], self.p["variable"]
-        fit(model, data, ctx, lambda m, y, x, g, step: mae_loss(m, y, x, ratio, weight, g, variable),
-            lr=self.p["lr"], purpose="mae")
+        fit(
+            model,
+            data,
+            ctx,
+            lambda m, y, x, g, step: mae_loss(m, y, x, ratio, weight, g, variable),
+            lr=self.p["lr"],
+            purpose="mae",
+        )
 
 
 @ebmbench.hookimpl

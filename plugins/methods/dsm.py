@@ -71,8 +71,9 @@ class DSM(ebmbench.Method):
 
     def train(self, model, data, ctx):
         sigma = self.p["sigma"]
-        fit(model, data, ctx, lambda m, y, x, g, step: (dsm_loss(m, y, x, sigma, g), {}),
-            lr=self.p["lr"], purpose="dsm")
+        fit(
+            model, data, ctx, lambda m, y, x, g, step: (dsm_loss(m, y, x, sigma, g), {}), lr=self.p["lr"], purpose="dsm"
+        )
 
 
 class DSMMulti(ebmbench.Method):
@@ -87,9 +88,11 @@ class DSMMulti(ebmbench.Method):
         "sigma_max": ebmbench.Param(1.0, "largest perturbation std (data units)", low=1e-6),
         "sigma_min": ebmbench.Param(0.1, "smallest perturbation std (data units)", low=1e-6),
         "levels": ebmbench.Param(10, "number of noise levels L", low=1),
-        "schedule": ebmbench.Param("mixture", "mixture: a random level per example (NCSN); "
-                                   "anneal: walk down the ladder during training",
-                                   choices=("mixture", "anneal")),
+        "schedule": ebmbench.Param(
+            "mixture",
+            "mixture: a random level per example (NCSN); anneal: walk down the ladder during training",
+            choices=("mixture", "anneal"),
+        ),
         "lr": ebmbench.Param(1e-3, "Adam learning rate", low=0),
     }
 

@@ -75,8 +75,10 @@ class ExactML(ebmbench.Method):
         if model.family not in self.model_families:
             return super().compatible(model, task)
         if task.kind != "unconditional":
-            return (f"method {self.name} needs log Z by quadrature over y alone; {task.name} is conditional "
-                    "(it would need Z(x) for every condition)")
+            return (
+                f"method {self.name} needs log Z by quadrature over y alone; {task.name} is conditional "
+                "(it would need Z(x) for every condition)"
+            )
         if task.dim > self.max_dim:
             return f"method {self.name} integrates on a grid: dimension <= {self.max_dim}, {task.name} has {task.dim}"
         return None
@@ -107,8 +109,14 @@ class ExactML(ebmbench.Method):
                 with torch.no_grad():
                     # the model's mean energy, exactly: E_p[E] = sum softmax(-E_grid) E_grid
                     e_model = (torch.softmax(-e_grid, 0) * e_grid).sum()
-                ctx.log(step, loss=loss.item(), energy_gap=float(e_model - e_pos.detach().mean()), grad_norm=gnorm.item(),
-                        log_z=log_z.item(), noise_gap=ctx.noise_gap(model, y))
+                ctx.log(
+                    step,
+                    loss=loss.item(),
+                    energy_gap=float(e_model - e_pos.detach().mean()),
+                    grad_norm=gnorm.item(),
+                    log_z=log_z.item(),
+                    noise_gap=ctx.noise_gap(model, y),
+                )
 
 
 @ebmbench.hookimpl

@@ -57,8 +57,14 @@ class GLOMethod(ebmbench.Method):
                 probe = val[:128]  # F_inf needs an inner descent: a fixed subset keeps logging cheap
                 with torch.no_grad():
                     val_f = float(model(probe).mean())
-                ctx.log(step, loss=loss.item(), reconstruction_error=loss.item(), val_free_energy=val_f,
-                        grad_norm=gnorm.item(), energy_gap=ctx.noise_gap(model, probe))
+                ctx.log(
+                    step,
+                    loss=loss.item(),
+                    reconstruction_error=loss.item(),
+                    val_free_energy=val_f,
+                    grad_norm=gnorm.item(),
+                    energy_gap=ctx.noise_gap(model, probe),
+                )
 
 
 @ebmbench.hookimpl

@@ -75,8 +75,13 @@ class KMeans(ebmbench.Method):
             # the spread across restarts tells how many local optima the task has
             def on_iter(it, inertia, current):
                 model.W.copy_(current)
-                ctx.log(it, loss=inertia / y.shape[0], inertia=inertia, energy_gap=ctx.noise_gap(model, y),
-                        restart_spread=(max(inertias) - min(inertias)) / y.shape[0])
+                ctx.log(
+                    it,
+                    loss=inertia / y.shape[0],
+                    inertia=inertia,
+                    energy_gap=ctx.noise_gap(model, y),
+                    restart_spread=(max(inertias) - min(inertias)) / y.shape[0],
+                )
 
             centers, _ = lloyd(y, inits[best], self.p["max_iter"], on_iter=on_iter)
             model.W.copy_(centers)

@@ -61,9 +61,15 @@ class LatentML(ebmbench.Method):
                     # perplexity of the hard assignments: how many latents the data uses
                     perplexity = math.exp(float(-(usage * usage.clamp_min(1e-12).log()).sum()))
                     val_f = float(model.free_energy(val.y, val.x).mean())
-                ctx.log(step, loss=loss.item(), val_free_energy=val_f,
-                        val_min_energy=float(e.min(1).values.mean()), latent_perplexity=perplexity,
-                        grad_norm=gnorm.item(), energy_gap=ctx.noise_gap(model, val.y, val.x))
+                ctx.log(
+                    step,
+                    loss=loss.item(),
+                    val_free_energy=val_f,
+                    val_min_energy=float(e.min(1).values.mean()),
+                    latent_perplexity=perplexity,
+                    grad_norm=gnorm.item(),
+                    energy_gap=ctx.noise_gap(model, val.y, val.x),
+                )
 
 
 @ebmbench.hookimpl

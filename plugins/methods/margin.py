@@ -35,8 +35,15 @@ from ebmbench_plugins.methods._fit import fit
 
 torch = lazy_import("torch")
 
-__all__ = ["MarginHinge", "MarginLog", "MarginSquare", "margin_loss", "offending_class", "offending_point",
-           "neighbour_table"]
+__all__ = [
+    "MarginHinge",
+    "MarginLog",
+    "MarginSquare",
+    "margin_loss",
+    "offending_class",
+    "offending_point",
+    "neighbour_table",
+]
 
 LOSSES = ("hinge", "log", "square_square")
 REFERENCE = 4096  # training pairs searched for neighbouring answers
@@ -92,8 +99,12 @@ def offending_point(model, y, x, domain, radius, n_cand, generator, answers=None
 def neighbour_table(x, ref_x, k, chunk=256):
     """Indices [N, k] of the k rows of ref_x nearest to each row of x (computed once)."""
     with torch.no_grad():
-        return torch.cat([torch.cdist(x[i:i + chunk], ref_x).topk(k, dim=1, largest=False).indices
-                          for i in range(0, x.shape[0], chunk)])
+        return torch.cat(
+            [
+                torch.cdist(x[i : i + chunk], ref_x).topk(k, dim=1, largest=False).indices
+                for i in range(0, x.shape[0], chunk)
+            ]
+        )
 
 
 class _Margin(ebmbench.Method):
@@ -104,8 +115,12 @@ class _Margin(ebmbench.Method):
         "margin": ebmbench.Param(1.0, "margin m between F(x, y_bar) and F(x, y)", low=0),
         "candidates": ebmbench.Param(8, "continuous y: uniform and local candidates each, per example", low=1),
         "radius": ebmbench.Param(0.05, "continuous y: how far y_bar must be from y, in domain widths", low=0),
-        "neighbours": ebmbench.Param(32, "continuous y: also keep y_bar r away from the y of the k training "
-                                         "pairs with nearest x (0 = off: only r away from y)", low=0),
+        "neighbours": ebmbench.Param(
+            32,
+            "continuous y: also keep y_bar r away from the y of the k training "
+            "pairs with nearest x (0 = off: only r away from y)",
+            low=0,
+        ),
         # 3e-3: the energy starts flat and every pair violates the margin; at 1e-3 horn stays
         # on that plateau for ~900 steps (longer than the quick profile), at 3e-3 ~300.
         "lr": ebmbench.Param(3e-3, "Adam learning rate", low=0),
@@ -163,7 +178,9 @@ class MarginSquare(_Margin):
     name = "margin_square"
     loss_kind = "square_square"
     summary = "square-square loss F(x,y)^2 + max(0, m - F(x,y_bar))^2 with the most offending incorrect answer"
-    reference = "LeCun et al. 2006, A Tutorial on Energy-Based Learning, §2.2.3 (generalized margin losses: square-square)"
+    reference = (
+        "LeCun et al. 2006, A Tutorial on Energy-Based Learning, §2.2.3 (generalized margin losses: square-square)"
+    )
 
 
 @ebmbench.hookimpl

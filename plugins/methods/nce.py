@@ -100,10 +100,12 @@ class NCE(ebmbench.Method):
     name = "nce"
     family = "contrastive"
     summary = "noise-contrastive estimation: logistic data-vs-noise classifier, learned log-normaliser"
-    reference = "Gutmann & Hyvärinen 2010, Noise-contrastive estimation: A new estimation principle for unnormalized statistical models"
+    reference = (
+        "Gutmann & Hyvärinen 2010, "
+        "Noise-contrastive estimation: A new estimation principle for unnormalized statistical models"
+    )
     params = {
-        "noise": ebmbench.Param("gaussian", "noise law fitted to the data",
-                                choices=("gaussian", "mixture")),
+        "noise": ebmbench.Param("gaussian", "noise law fitted to the data", choices=("gaussian", "mixture")),
         "components": ebmbench.Param(8, "mixture components (noise=mixture)", low=1),
         "scale": ebmbench.Param(1.0, "multiplies the noise std (wider noise covers the support)", low=1e-3),
         "nu": ebmbench.Param(1, "noise draws per data point (the paper's ratio nu)", low=1),
@@ -119,8 +121,15 @@ class NCE(ebmbench.Method):
             c0 = -noise.log_prob(probe).mean() - math.log(self.p["nu"])
         log_c = torch.nn.Parameter(torch.zeros((), device=data.train.y.device) + c0)
         nu = self.p["nu"]
-        fit(model, data, ctx, lambda m, y, x, gen, step: nce_loss(m, log_c, y, x, noise, nu, gen),
-            lr=self.p["lr"], purpose="nce", extra_params=[log_c])
+        fit(
+            model,
+            data,
+            ctx,
+            lambda m, y, x, gen, step: nce_loss(m, log_c, y, x, noise, nu, gen),
+            lr=self.p["lr"],
+            purpose="nce",
+            extra_params=[log_c],
+        )
         self.log_normaliser = log_c.item()
 
 

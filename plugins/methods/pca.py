@@ -39,8 +39,9 @@ class PCA(ebmbench.Method):
     summary = "principal subspace by SVD (or a linear autoencoder by Adam); E = squared distance to it"
     reference = "Pearson 1901; Hotelling 1933; Baldi & Hornik 1989 (linear autoencoder optimum = PCA)"
     params = {
-        "solver": ebmbench.Param("svd", "closed form, or a linear autoencoder by gradient descent",
-                                 choices=("svd", "ae")),
+        "solver": ebmbench.Param(
+            "svd", "closed form, or a linear autoencoder by gradient descent", choices=("svd", "ae")
+        ),
         "lr": ebmbench.Param(1e-2, "Adam learning rate (solver=ae)", low=0),
     }
 
@@ -64,8 +65,15 @@ class PCA(ebmbench.Method):
             val_err = float(model(val).mean())
         k = model.W.shape[1]
         optimum = float(s[k:].pow(2).sum()) / y.shape[0]  # Eckart-Young: the best mean F_inf
-        ctx.log(step, loss=loss, reconstruction_error=val_err, explained_variance=1 - loss * y.shape[0] / total,
-                excess_loss=loss - optimum, energy_gap=ctx.noise_gap(model, val), **extra)
+        ctx.log(
+            step,
+            loss=loss,
+            reconstruction_error=val_err,
+            explained_variance=1 - loss * y.shape[0] / total,
+            excess_loss=loss - optimum,
+            energy_gap=ctx.noise_gap(model, val),
+            **extra,
+        )
 
     def _train_ae(self, model, data, ctx, total, s):
         g = ctx.generator("pca-ae")

@@ -28,8 +28,9 @@ def pseudo_log_likelihood(model, v, generator):
     flipped = v.clone()
     rows = torch.arange(v.shape[0], device=v.device)
     flipped[rows, i] = 1 - flipped[rows, i]
-    return v.shape[1] * torch.nn.functional.logsigmoid(model.joint_free_energy(flipped, beta=1.0)
-                                                       - model.joint_free_energy(v, beta=1.0))
+    return v.shape[1] * torch.nn.functional.logsigmoid(
+        model.joint_free_energy(flipped, beta=1.0) - model.joint_free_energy(v, beta=1.0)
+    )
 
 
 class RBMMethod(ebmbench.Method):
@@ -54,9 +55,14 @@ class RBMMethod(ebmbench.Method):
         train, val = data.train, data.val
         v_all = model.visible_input(train.y, train.x).detach()
         v_val = model.visible_input(val.y, val.x).detach()
-        opt = torch.optim.SGD([{"params": [model.W], "weight_decay": self.p["weight_decay"]},
-                               {"params": [model.b, model.c], "weight_decay": 0.0}],
-                              lr=self.p["lr"], momentum=0.5)
+        opt = torch.optim.SGD(
+            [
+                {"params": [model.W], "weight_decay": self.p["weight_decay"]},
+                {"params": [model.b, model.c], "weight_decay": 0.0},
+            ],
+            lr=self.p["lr"],
+            momentum=0.5,
+        )
         steps, batch = ctx.profile.train_steps, ctx.profile.batch_size
         log_every = max(1, steps // 100)
         chains = None
@@ -80,10 +86,16 @@ class RBMMethod(ebmbench.Method):
                 with torch.no_grad():
                     recon = (model.visible_probs(model.hidden_probs(v_val)) - v_val).pow(2).sum(-1).mean()
                     pll = pseudo_log_likelihood(model, v_val, g).mean()
-                ctx.log(step, loss=loss.item(), energy_gap=-loss.item(), reconstruction_error=recon.item(),
-                        pseudo_log_likelihood=pll.item(), grad_norm=gnorm.item(),
-                        gibbs_sweeps=(step + 1) * self.p["k"],  # the sampling cost (no energy gradients)
-                        noise_gap=ctx.noise_gap(model, val.y, val.x))
+                ctx.log(
+                    step,
+                    loss=loss.item(),
+                    energy_gap=-loss.item(),
+                    reconstruction_error=recon.item(),
+                    pseudo_log_likelihood=pll.item(),
+                    grad_norm=gnorm.item(),
+                    gibbs_sweeps=(step + 1) * self.p["k"],  # the sampling cost (no energy gradients)
+                    noise_gap=ctx.noise_gap(model, val.y, val.x),
+                )
 
 
 @ebmbench.hookimpl

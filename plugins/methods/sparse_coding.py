@@ -71,9 +71,17 @@ class SparseCoding(ebmbench.Method):
                 probe = val[:256]
                 with torch.no_grad():
                     val_f = float(model(probe).mean())
-                ctx.log(step, loss=loss.item(), reconstruction_error=recon.item(), val_free_energy=val_f,
-                        sparsity=float((z != 0).float().mean()), fista_iters=iters, dead_atoms=dead.numel(),
-                        grad_norm=gnorm.item(), energy_gap=ctx.noise_gap(model, probe))
+                ctx.log(
+                    step,
+                    loss=loss.item(),
+                    reconstruction_error=recon.item(),
+                    val_free_energy=val_f,
+                    sparsity=float((z != 0).float().mean()),
+                    fista_iters=iters,
+                    dead_atoms=dead.numel(),
+                    grad_norm=gnorm.item(),
+                    energy_gap=ctx.noise_gap(model, probe),
+                )
 
 
 @ebmbench.hookimpl

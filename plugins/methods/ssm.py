@@ -65,11 +65,12 @@ class SSM(ebmbench.Method):
     name = "ssm"
     family = "contrastive"
     summary = "sliced score matching (random projections of the score); vr=True for SSM-VR"
-    reference = "Song, Garg, Shi & Ermon 2019, Sliced Score Matching: A Scalable Approach to Density and Score Estimation"
+    reference = (
+        "Song, Garg, Shi & Ermon 2019, Sliced Score Matching: A Scalable Approach to Density and Score Estimation"
+    )
     params = {
         "projections": ebmbench.Param(1, "random projections per data point (M)", low=1),
-        "distribution": ebmbench.Param("rademacher", "law of the projections v",
-                                       choices=("rademacher", "gaussian")),
+        "distribution": ebmbench.Param("rademacher", "law of the projections v", choices=("rademacher", "gaussian")),
         "vr": ebmbench.Param(False, "variance-reduced form: 1/2 ||s||^2 instead of 1/2 (v^T s)^2"),
         "noise": ebmbench.Param(0.01, "std of Gaussian noise added to y (data units; 0 = plain SSM)", low=0),
         "lr": ebmbench.Param(1e-3, "Adam learning rate", low=0),
@@ -82,8 +83,7 @@ class SSM(ebmbench.Method):
 
     def train(self, model, data, ctx):
         def loss(m, y, x, g, step):
-            return ssm_loss(m, y, x, g, self.p["projections"], self.p["distribution"], self.p["vr"],
-                            self.p["noise"])
+            return ssm_loss(m, y, x, g, self.p["projections"], self.p["distribution"], self.p["vr"], self.p["noise"])
 
         fit(model, data, ctx, loss, lr=self.p["lr"], purpose="ssm")
 

@@ -65,7 +65,7 @@ def _train() -> dict:
     for _ in range(EPOCHS):
         perm = torch.randperm(n, generator=g)
         for i in range(0, n, BATCH):
-            idx = perm[i:i + BATCH]
+            idx = perm[i : i + BATCH]
             loss = torch.nn.functional.cross_entropy(_forward(params, y[idx], len(LAYERS) - 2), labels[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -101,7 +101,7 @@ def _apply(y, upto: int, chunk: int = 4096):
     params = digits_classifier()
     y = torch.as_tensor(y).float().cpu()
     with torch.no_grad():
-        return torch.cat([_forward(params, y[i:i + chunk], upto) for i in range(0, y.shape[0], chunk)])
+        return torch.cat([_forward(params, y[i : i + chunk], upto) for i in range(0, y.shape[0], chunk)])
 
 
 def digits_features(y):

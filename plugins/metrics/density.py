@@ -42,9 +42,22 @@ from ebmbench.lazy import lazy_import
 
 torch = lazy_import("torch")
 
-__all__ = ["NLLGrid", "KLpqGrid", "KLqpGrid", "NLLGridCal", "KLpqGridCal", "KLqpGridCal", "BetaCal",
-           "grid_nll", "fit_beta", "grid_log_probs", "grid_kl", "reference_log_probs", "EPS",
-           "LOG_BETA_BOUND"]
+__all__ = [
+    "NLLGrid",
+    "KLpqGrid",
+    "KLqpGrid",
+    "NLLGridCal",
+    "KLpqGridCal",
+    "KLqpGridCal",
+    "BetaCal",
+    "grid_nll",
+    "fit_beta",
+    "grid_log_probs",
+    "grid_kl",
+    "reference_log_probs",
+    "EPS",
+    "LOG_BETA_BOUND",
+]
 
 EPS = 1e-10  # share of the reference mass spread uniformly over the grid (see docstring)
 LOG_BETA_BOUND = math.log(1e6)  # beta_cal is searched in [1e-6, 1e6]
@@ -62,8 +75,12 @@ def fit_beta(e_grid, e_mean: float, area: float, bound: float = LOG_BETA_BOUND) 
     from scipy.optimize import minimize_scalar
 
     e = torch.as_tensor(e_grid, dtype=torch.float64)
-    res = minimize_scalar(lambda lb: grid_nll(e, e_mean, math.exp(lb), area), bounds=(-bound, bound),
-                          method="bounded", options={"xatol": 1e-6})
+    res = minimize_scalar(
+        lambda lb: grid_nll(e, e_mean, math.exp(lb), area),
+        bounds=(-bound, bound),
+        method="bounded",
+        options={"xatol": 1e-6},
+    )
     return math.exp(float(res.x))
 
 
@@ -90,7 +107,7 @@ def reference_log_probs(task, points):
     """Floored cell log-masses of the task's target density on the grid points."""
     chunks = []
     for i in range(0, points.shape[0], 16384):
-        y = points[i:i + 16384]
+        y = points[i : i + 16384]
         with torch.no_grad():
             if "log_density" in task.ground_truth:
                 chunks.append(task.log_density(y).double().cpu())
@@ -121,8 +138,7 @@ class _GridState:
         return self._cache[key]
 
     def mean_energy(self, split: str) -> float:
-        return self._get(f"e_{split}", lambda: float(self.ctx.energy(getattr(self.ctx.data, split).y)
-                                                     .double().mean()))
+        return self._get(f"e_{split}", lambda: float(self.ctx.energy(getattr(self.ctx.data, split).y).double().mean()))
 
     def beta(self, calibrated: bool) -> float:
         if not calibrated:

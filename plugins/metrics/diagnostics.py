@@ -34,8 +34,15 @@ from ebmbench.lazy import lazy_import
 
 torch = lazy_import("torch")
 
-__all__ = ["Acceptance", "SamplesPerSecond", "SamplerGradEvals", "ESSPerSecond",
-           "autocovariance", "effective_sample_size", "record_chain"]
+__all__ = [
+    "Acceptance",
+    "SamplesPerSecond",
+    "SamplerGradEvals",
+    "ESSPerSecond",
+    "autocovariance",
+    "effective_sample_size",
+    "record_chain",
+]
 
 
 # ------------------------------------------------------------------ the estimator

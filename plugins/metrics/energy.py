@@ -24,8 +24,16 @@ from ebmbench.lazy import lazy_import
 
 torch = lazy_import("torch")
 
-__all__ = ["EnergyGap", "EnergyGapModel", "EnergyGapStd", "AUROC", "AUROCModel",
-           "auroc_lower_is_positive", "noise_energies", "model_energies"]
+__all__ = [
+    "EnergyGap",
+    "EnergyGapModel",
+    "EnergyGapStd",
+    "AUROC",
+    "AUROCModel",
+    "auroc_lower_is_positive",
+    "noise_energies",
+    "model_energies",
+]
 
 
 def noise_energies(ctx):

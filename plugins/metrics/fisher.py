@@ -37,8 +37,8 @@ def fisher_divergence(log_density, energy, y, x=None, chunk: int = 2048) -> floa
     """Mean over rows of y of ||grad log p(y) + grad E(y)||^2 (float64 accumulation)."""
     total, n = 0.0, y.shape[0]
     for i in range(0, n, chunk):
-        yc = y[i:i + chunk]
-        xc = None if x is None else x[i:i + chunk]
+        yc = y[i : i + chunk]
+        xc = None if x is None else x[i : i + chunk]
         diff = score(log_density, yc, xc).double() + score(energy, yc, xc).double()
         total += float(diff.pow(2).sum())
     return total / n

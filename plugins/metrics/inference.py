@@ -44,9 +44,21 @@ from ebmbench.lazy import lazy_import
 
 torch = lazy_import("torch")
 
-__all__ = ["InferenceError", "BranchCoverage", "Completion", "ModeCoverage", "ProjectionError",
-           "descend", "descent_lr", "multistart", "best_of_starts", "in_support", "slice_modes",
-           "interval_coverage", "point_coverage"]
+__all__ = [
+    "InferenceError",
+    "BranchCoverage",
+    "Completion",
+    "ModeCoverage",
+    "ProjectionError",
+    "descend",
+    "descent_lr",
+    "multistart",
+    "best_of_starts",
+    "in_support",
+    "slice_modes",
+    "interval_coverage",
+    "point_coverage",
+]
 
 
 DESCENT_BETAS = (0.5, 0.9)
@@ -148,9 +160,12 @@ def slice_modes(log_p, grid, prominence=0.1, rel_height=0.5):
     peaks, props = find_peaks(padded, prominence=prominence)
     if len(peaks) == 0:
         return []
-    _, _, left, right = peak_widths(padded, peaks, rel_height=rel_height,
-                                    prominence_data=(props["prominences"], props["left_bases"],
-                                                     props["right_bases"]))
+    _, _, left, right = peak_widths(
+        padded,
+        peaks,
+        rel_height=rel_height,
+        prominence_data=(props["prominences"], props["left_bases"], props["right_bases"]),
+    )
     grid = np.asarray(grid, dtype=np.float64)
     step = grid[1] - grid[0]
     last = len(grid) - 1
@@ -209,8 +224,15 @@ class BranchCoverage(ebmbench.Metric):
         x = test.x[:n]
         starts = max(self.p["starts"], ctx.profile.inference_starts)
         dims = list(range(ctx.task.dim))
-        minima, _ = multistart(ctx, lambda y, rows: ctx.model(y, x[rows]), n, starts, dims,
-                               ctx.generator("branch-coverage"), stratified=True)
+        minima, _ = multistart(
+            ctx,
+            lambda y, rows: ctx.model(y, x[rows]),
+            n,
+            starts,
+            dims,
+            ctx.generator("branch-coverage"),
+            stratified=True,
+        )
         modes = ctx.task.conditional_modes(x).to(minima.device)
         return float(point_coverage(minima, modes, self.p["tol"] * _width(ctx)).mean())
 
@@ -278,7 +300,7 @@ class ModeCoverage(ebmbench.Metric):
         log_p_fn = task.log_density if "log_density" in task.ground_truth else task.reference_log_density
         out = []
         for i in range(0, y1.shape[0], 64):  # bounded memory: 64 slices at a time
-            chunk = y1[i:i + 64].double().cpu()
+            chunk = y1[i : i + 64].double().cpu()
             pts = torch.stack([chunk.repeat_interleave(len(grid)), grid.repeat(len(chunk))], 1)
             lp = log_p_fn(pts.float()).double().view(len(chunk), -1)
             out += [slice_modes(row.numpy(), grid.numpy(), self.p["prominence"]) for row in lp]
@@ -299,8 +321,7 @@ class ModeCoverage(ebmbench.Metric):
         def energy_of(y2, rows):
             return ctx.model(torch.cat([y1[rows], y2], 1))
 
-        minima, _ = multistart(ctx, energy_of, len(keep), starts, [1], ctx.generator("mode-coverage"),
-                               stratified=True)
+        minima, _ = multistart(ctx, energy_of, len(keep), starts, [1], ctx.generator("mode-coverage"), stratified=True)
         return interval_coverage(minima[:, :, 0].double().cpu(), modes, self.p["tol"] * _width(ctx))
 
 
@@ -322,8 +343,7 @@ class ProjectionError(ebmbench.Metric):
         n = min(ctx.profile.n_inference, len(test))
         g = ctx.generator("projection")
         width = _width(ctx)
-        noisy = test.y[:n] + self.p["sigma"] * width * torch.randn(test.y[:n].shape, generator=g,
-                                                                    device=test.y.device)
+        noisy = test.y[:n] + self.p["sigma"] * width * torch.randn(test.y[:n].shape, generator=g, device=test.y.device)
         dom = ctx.domain()
         lo, hi = dom[:, 0], dom[:, 1]
         noisy = torch.max(torch.min(noisy, hi), lo)

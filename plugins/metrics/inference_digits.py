@@ -77,8 +77,9 @@ class InpaintMSE(ebmbench.Metric):
         n = min(ctx.profile.n_inference, len(test))
         x, y_true = test.x[:n], test.y[:n]
         dims = list(range(ctx.task.dim))
-        y = best_of_starts(ctx, lambda y, rows: ctx.model(y, x[rows]), n, ctx.profile.inference_starts, dims,
-                            ctx.generator("inpaint"))
+        y = best_of_starts(
+            ctx, lambda y, rows: ctx.model(y, x[rows]), n, ctx.profile.inference_starts, dims, ctx.generator("inpaint")
+        )
         return float((y.double() - y_true.double()).pow(2).mean())
 
 

@@ -27,8 +27,19 @@ from ebmbench_plugins.metrics.sample_quality import paired_samples
 
 torch = lazy_import("torch")
 
-__all__ = ["Precision", "Recall", "Density", "Coverage", "FIDDigits", "knn_radii", "ball_counts",
-           "precision_recall", "density_coverage", "frechet_distance", "gaussian_stats"]
+__all__ = [
+    "Precision",
+    "Recall",
+    "Density",
+    "Coverage",
+    "FIDDigits",
+    "knn_radii",
+    "ball_counts",
+    "precision_recall",
+    "density_coverage",
+    "frechet_distance",
+    "gaussian_stats",
+]
 
 
 # ------------------------------------------------------------------ k-NN manifolds
@@ -62,10 +73,10 @@ def _within(q, c, r_q, r_c, cells: int = 2**21):
     block = max(1, cells // max(1, c.shape[0]))
     out = torch.empty(q.shape[0], dtype=torch.int64)
     for i in range(0, q.shape[0], block):
-        qb = q[i:i + block]
+        qb = q[i : i + block]
         diff = qb @ c.T  # becomes d^2 - r^2, in place
-        diff.mul_(-2).add_(qn[i:i + block, None]).add_(cn[None, :])
-        diff.sub_(r2_c if r_q is None else r_q[i:i + block, None].pow(2))
+        diff.mul_(-2).add_(qn[i : i + block, None]).add_(cn[None, :])
+        diff.sub_(r2_c if r_q is None else r_q[i : i + block, None].pow(2))
         inside = diff <= 0
         near = (diff.abs_() <= tol).nonzero()
         if near.numel():
@@ -74,7 +85,7 @@ def _within(q, c, r_q, r_c, cells: int = 2**21):
             r = r_c[b] if r_q is None else r_q[i + a]
             # 1e-12: the radius itself came from a differently ordered float64 sum
             inside[a, b] = exact <= r * (1 + 1e-12)
-        out[i:i + block] = inside.sum(1)
+        out[i : i + block] = inside.sum(1)
     return out.numpy()
 
 

@@ -29,8 +29,17 @@ from ebmbench.lazy import lazy_import
 
 torch = lazy_import("torch")
 
-__all__ = ["MMD", "SlicedW2", "mmd2_unbiased", "wasserstein2_1d", "sliced_w2", "random_directions",
-           "paired_samples", "mmd_bandwidths", "BANDWIDTHS"]
+__all__ = [
+    "MMD",
+    "SlicedW2",
+    "mmd2_unbiased",
+    "wasserstein2_1d",
+    "sliced_w2",
+    "random_directions",
+    "paired_samples",
+    "mmd_bandwidths",
+    "BANDWIDTHS",
+]
 
 BANDWIDTHS = (0.1, 0.2, 0.5, 1.0, 2.0)
 
@@ -84,7 +93,7 @@ def _kernel_sum(a, b, bandwidths, block=512, symmetric=False):
     total = 0.0
     for i in range(0, a.shape[0], block):
         for j in range(i if symmetric else 0, b.shape[0], block):
-            d2 = torch.cdist(a[i:i + block], b[j:j + block]).pow_(2)
+            d2 = torch.cdist(a[i : i + block], b[j : j + block]).pow_(2)
             acc = torch.zeros_like(d2)
             tmp = torch.empty_like(d2)
             for c in coefs:
@@ -130,8 +139,9 @@ def wasserstein2_1d(a, b):
     m, n = a.shape[0], b.shape[0]
     if m == n:  # the common case: the pieces are the m sorted pairs
         return (a - b).pow(2).mean(0).sqrt()
-    t = torch.unique(torch.cat([torch.arange(1, m + 1, dtype=torch.float64) / m,
-                                torch.arange(1, n + 1, dtype=torch.float64) / n]))
+    t = torch.unique(
+        torch.cat([torch.arange(1, m + 1, dtype=torch.float64) / m, torch.arange(1, n + 1, dtype=torch.float64) / n])
+    )
     t = torch.cat([t[t < 1], torch.ones(1, dtype=torch.float64)])  # guard 1.0 against rounding
     w = torch.diff(t, prepend=torch.zeros(1, dtype=torch.float64))
     mid = t - w / 2  # F^-1(mid) is the value of the step on this piece
@@ -151,7 +161,7 @@ def sliced_w2(a, b, directions, chunk: int = 64) -> float:
     a, b = a.double(), b.double()
     total = 0.0
     for i in range(0, directions.shape[0], chunk):  # [n, chunk] projections at a time
-        d = directions[i:i + chunk].T
+        d = directions[i : i + chunk].T
         total += float(wasserstein2_1d(a @ d, b @ d).pow(2).sum())
     return math.sqrt(total / directions.shape[0])
 

@@ -33,8 +33,9 @@ class AutoencoderEnergy(nn.Module):
     to carry how y varies given x (for `horn`, the angle on the ellipse).
     """
 
-    def __init__(self, y_mean, y_std, x_mean=None, x_std=None, hidden=128, latent=2, depth=2,
-                 activation="silu", generator=None):
+    def __init__(
+        self, y_mean, y_std, x_mean=None, x_std=None, hidden=128, latent=2, depth=2, activation="silu", generator=None
+    ):
         super().__init__()
         self.register_buffer("y_mean", y_mean)
         self.register_buffer("y_std", y_std)

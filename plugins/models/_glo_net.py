@@ -31,15 +31,28 @@ def project_sphere(z: torch.Tensor) -> torch.Tensor:
 
 
 class GLOEnergy(nn.Module):
-    def __init__(self, y_mean, y_std, codes, hidden=128, beta=math.inf, infer_steps=0, starts=2,
-                 infer_lr=0.0, n_mc=512, bank_size=1024, generator=None):
+    def __init__(
+        self,
+        y_mean,
+        y_std,
+        codes,
+        hidden=128,
+        beta=math.inf,
+        infer_steps=0,
+        starts=2,
+        infer_lr=0.0,
+        n_mc=512,
+        bank_size=1024,
+        generator=None,
+    ):
         super().__init__()
         self.register_buffer("y_mean", y_mean.clone())
         self.register_buffer("y_std", y_std.clone())
         self.codes = nn.Parameter(project_sphere(codes.clone()))  # [N, d], one per training point
         d, out = codes.shape[1], y_mean.numel()
-        self.decoder = nn.Sequential(nn.Linear(d, hidden), nn.SiLU(), nn.Linear(hidden, hidden), nn.SiLU(),
-                                     nn.Linear(hidden, out))
+        self.decoder = nn.Sequential(
+            nn.Linear(d, hidden), nn.SiLU(), nn.Linear(hidden, hidden), nn.SiLU(), nn.Linear(hidden, out)
+        )
         # Inference budget, measured against dense or 8-start, 200-step solutions: on the
         # sphere S^{d-1} from nearest-code starts, Adam needs larger and more steps as d
         # grows; a step of 0.025 d and min(20, 2 d) steps leave a mean gap of ~1e-4 of

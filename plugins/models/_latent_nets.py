@@ -21,8 +21,7 @@ import math
 import torch
 from torch import nn
 
-__all__ = ["LinearSubspaceEnergy", "DictionaryEnergy", "LatentGridEnergy", "fista",
-           "softmin", "importance_free_energy"]
+__all__ = ["LinearSubspaceEnergy", "DictionaryEnergy", "LatentGridEnergy", "fista", "softmin", "importance_free_energy"]
 
 
 def softmin(energies: torch.Tensor, beta: float) -> torch.Tensor:
@@ -106,8 +105,15 @@ class LinearSubspaceEnergy(nn.Module):
 
 # ------------------------------------------------------------------------ sparse coding
 @torch.no_grad()
-def fista(r: torch.Tensor, W: torch.Tensor, lam: float, iters: int = 100, tol: float = 1e-6,
-          z0: torch.Tensor | None = None, check_every: int = 10) -> tuple[torch.Tensor, int]:
+def fista(
+    r: torch.Tensor,
+    W: torch.Tensor,
+    lam: float,
+    iters: int = 100,
+    tol: float = 1e-6,
+    z0: torch.Tensor | None = None,
+    check_every: int = 10,
+) -> tuple[torch.Tensor, int]:
     """argmin_z ||r - W z||^2 + lam ||z||_1 for each row of r (Beck & Teboulle 2009).
 
     Step 1/L with L = 2 sigma_max(W)^2, the Lipschitz constant of the smooth part's
@@ -154,8 +160,9 @@ class DictionaryEnergy(nn.Module):
 
     def encode(self, y, x=None, iters=None, tol=None):
         """z* = argmin_z E(y, z) (no gradient)."""
-        return fista((y - self.mean).detach(), self.W.detach(), self.lam, iters or self.iters,
-                     self.tol if tol is None else tol)[0]
+        return fista(
+            (y - self.mean).detach(), self.W.detach(), self.lam, iters or self.iters, self.tol if tol is None else tol
+        )[0]
 
     def latent_energy(self, y, z, x=None):
         return (y - self.mean - z @ self.W.T).pow(2).sum(-1) + self.lam * z.abs().sum(-1)
@@ -193,8 +200,7 @@ class LatentGridEnergy(nn.Module):
     one-hot over the grid; `energies(y, x)` gives all K energies at once.
     """
 
-    def __init__(self, x_mean, x_std, y_scale, grid=64, hidden=64, learned_g=False, beta=math.inf,
-                 generator=None):
+    def __init__(self, x_mean, x_std, y_scale, grid=64, hidden=64, learned_g=False, beta=math.inf, generator=None):
         super().__init__()
         self.register_buffer("x_mean", x_mean.clone())
         self.register_buffer("x_std", x_std.clone())
@@ -207,8 +213,9 @@ class LatentGridEnergy(nn.Module):
         else:
             self.register_buffer("g", g0)
         d_in = x_mean.numel()
-        self.f = nn.Sequential(nn.Linear(d_in, hidden), nn.SiLU(), nn.Linear(hidden, hidden), nn.SiLU(),
-                               nn.Linear(hidden, y_scale.numel()))
+        self.f = nn.Sequential(
+            nn.Linear(d_in, hidden), nn.SiLU(), nn.Linear(hidden, hidden), nn.SiLU(), nn.Linear(hidden, y_scale.numel())
+        )
         self.beta = beta
         if generator is not None:  # deterministic init from the cell's generator (PyTorch's default bounds)
             with torch.no_grad():

@@ -20,8 +20,7 @@ class MLPEnergy(nn.Module):
     different scales. Smooth activations: score-based losses differentiate twice.
     """
 
-    def __init__(self, y_mean, y_std, x_mean=None, x_std=None, hidden=128, depth=2, activation="silu",
-                 generator=None):
+    def __init__(self, y_mean, y_std, x_mean=None, x_std=None, hidden=128, depth=2, activation="silu", generator=None):
         super().__init__()
         self.register_buffer("y_mean", y_mean)
         self.register_buffer("y_std", y_std)

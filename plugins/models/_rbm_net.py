@@ -34,8 +34,7 @@ class RBMEnergy(nn.Module):
     y given x (inpainting, classification by argmin_c F(x, c)) and Gibbs sampling with x
     clamped both follow from the joint model."""
 
-    def __init__(self, n_visible, n_hidden, visible_mean=None, binarize=True, beta=1.0, n_cond=0,
-                 generator=None):
+    def __init__(self, n_visible, n_hidden, visible_mean=None, binarize=True, beta=1.0, n_cond=0, generator=None):
         super().__init__()
         # Hinton 2010 (A Practical Guide to Training RBMs, §8): W ~ N(0, 0.01^2), hidden
         # biases 0, visible biases log(p / (1 - p)) of the training pixel means.
@@ -74,7 +73,7 @@ class RBMEnergy(nn.Module):
         h = bernoulli(self.hidden_probs(v, beta), generator)
         v = bernoulli(self.visible_probs(h, beta), generator)
         if clamp is not None:
-            v = torch.cat([clamp, v[:, clamp.shape[1]:]], dim=1)
+            v = torch.cat([clamp, v[:, clamp.shape[1] :]], dim=1)
         return v, h
 
     def joint_energy(self, v, h):

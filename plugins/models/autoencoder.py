@@ -19,8 +19,6 @@ def auto_latent(dim: int) -> int:
     return max(1, min(16, dim // 4))
 
 
-
-
 class Autoencoder(ebmbench.Model):
     name = "autoencoder"
     family = "autoencoder"
@@ -46,8 +44,16 @@ class Autoencoder(ebmbench.Model):
         if task.kind == "conditional":
             kw = {"x_mean": x.mean(0), "x_std": robust_std(x)}
         latent = self.p["latent"] if self.p["latent"] > 0 else auto_latent(task.dim)
-        return AutoencoderEnergy(y.mean(0), robust_std(y), hidden=self.p["hidden"], latent=latent,
-                                 depth=self.p["depth"], activation=self.p["activation"], generator=generator, **kw)
+        return AutoencoderEnergy(
+            y.mean(0),
+            robust_std(y),
+            hidden=self.p["hidden"],
+            latent=latent,
+            depth=self.p["depth"],
+            activation=self.p["activation"],
+            generator=generator,
+            **kw,
+        )
 
 
 @ebmbench.hookimpl

@@ -42,9 +42,16 @@ class GLO(ebmbench.Model):
             codes = codes + 1e-3 * torch.randn(codes.shape, generator=generator).to(y.device)
         else:
             codes = torch.randn(y.shape[0], d, generator=generator).to(y.device)
-        return GLOEnergy(y.mean(0), y.std(0).clamp_min(1e-6), codes, hidden=self.p["hidden"],
-                         beta=self.p["beta"], infer_steps=self.p["infer_steps"], starts=self.p["starts"],
-                         generator=generator)
+        return GLOEnergy(
+            y.mean(0),
+            y.std(0).clamp_min(1e-6),
+            codes,
+            hidden=self.p["hidden"],
+            beta=self.p["beta"],
+            infer_steps=self.p["infer_steps"],
+            starts=self.p["starts"],
+            generator=generator,
+        )
 
 
 @ebmbench.hookimpl

@@ -19,8 +19,9 @@ class LatentGrid(ebmbench.Model):
     params = {
         "grid": ebmbench.Param(64, "number of angles z_k = 2 pi k / K", low=1),
         "hidden": ebmbench.Param(64, "width of the MLP f(x) (2 hidden layers)", low=1),
-        "g": ebmbench.Param("fixed", "g(z) = (cos z, sin z), or a learned table started there",
-                            choices=("fixed", "learned")),
+        "g": ebmbench.Param(
+            "fixed", "g(z) = (cos z, sin z), or a learned table started there", choices=("fixed", "learned")
+        ),
         "beta": ebmbench.Param(math.inf, "inverse temperature: inf = F_inf (min over z), else F_beta", low=1e-6),
     }
 
@@ -35,9 +36,16 @@ class LatentGrid(ebmbench.Model):
         x, y = data.train.x, data.train.y
         # f(x) outputs radii in units of y's RMS size per coordinate (zero-mean angles)
         y_scale = y.pow(2).mean(0).sqrt().clamp_min(1e-6)
-        return LatentGridEnergy(x.mean(0), x.std(0).clamp_min(1e-6), y_scale, grid=self.p["grid"],
-                                hidden=self.p["hidden"], learned_g=self.p["g"] == "learned",
-                                beta=self.p["beta"], generator=generator).to(y.device)
+        return LatentGridEnergy(
+            x.mean(0),
+            x.std(0).clamp_min(1e-6),
+            y_scale,
+            grid=self.p["grid"],
+            hidden=self.p["hidden"],
+            learned_g=self.p["g"] == "learned",
+            beta=self.p["beta"],
+            generator=generator,
+        ).to(y.device)
 
 
 @ebmbench.hookimpl

@@ -36,8 +36,15 @@ class MLP(ebmbench.Model):
         kw = {}
         if task.kind == "conditional":
             kw = {"x_mean": x.mean(0), "x_std": robust_std(x)}
-        return MLPEnergy(y.mean(0), robust_std(y), hidden=self.p["hidden"], depth=self.p["depth"],
-                         activation=self.p["activation"], generator=generator, **kw)
+        return MLPEnergy(
+            y.mean(0),
+            robust_std(y),
+            hidden=self.p["hidden"],
+            depth=self.p["depth"],
+            activation=self.p["activation"],
+            generator=generator,
+            **kw,
+        )
 
 
 @ebmbench.hookimpl

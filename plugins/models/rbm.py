@@ -44,8 +44,15 @@ class RBM(ebmbench.Model):
                 raise ValueError(f"model {self.name} needs the condition x of {task.name} in [0, 1]")
             y, n_cond = torch.cat([x, y], dim=1), x.shape[1]
         v = (y > 0.5).float() if self.p["binarize"] else y
-        return RBMEnergy(y.shape[1], self.p["hidden"], v.mean(0).cpu(), binarize=self.p["binarize"],
-                         beta=self.p["beta"], n_cond=n_cond, generator=generator).to(y.device)
+        return RBMEnergy(
+            y.shape[1],
+            self.p["hidden"],
+            v.mean(0).cpu(),
+            binarize=self.p["binarize"],
+            beta=self.p["beta"],
+            n_cond=n_cond,
+            generator=generator,
+        ).to(y.device)
 
 
 @ebmbench.hookimpl

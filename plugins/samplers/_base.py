@@ -23,8 +23,7 @@ from ebmbench.lazy import lazy_import
 
 torch = lazy_import("torch")
 
-__all__ = ["GradientSampler", "COMMON_PARAMS", "domain_width_ratio", "energy_and_grad", "clip_rows_",
-           "inside"]
+__all__ = ["GradientSampler", "COMMON_PARAMS", "domain_width_ratio", "energy_and_grad", "clip_rows_", "inside"]
 
 COMMON_PARAMS = {
     "clamp": ebmbench.Param(True, "keep chains in the task domain (projection, or MH rejection)"),

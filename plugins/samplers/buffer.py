@@ -43,8 +43,9 @@ class ReplayBuffer:
     are the stored conditions of a conditional task.
     """
 
-    def __init__(self, init: Callable, size: int, generator: torch.Generator, reinit: float = 0.05,
-                 x: torch.Tensor | None = None):
+    def __init__(
+        self, init: Callable, size: int, generator: torch.Generator, reinit: float = 0.05, x: torch.Tensor | None = None
+    ):
         if not 0.0 <= reinit <= 1.0:
             raise ValueError(f"reinit must be in [0, 1], got {reinit}")
         if x is not None and x.shape[0] != size:
@@ -92,8 +93,15 @@ class ReplayBuffer:
                 self.x[draw.slots] = draw.x
             self.age[draw.slots] = torch.where(draw.restart, 1.0, self.age[draw.slots] + 1)
 
-    def run(self, sampler, energy_of: Callable, n: int, generator: torch.Generator, domain=None,
-            x: torch.Tensor | None = None):
+    def run(
+        self,
+        sampler,
+        energy_of: Callable,
+        n: int,
+        generator: torch.Generator,
+        domain=None,
+        x: torch.Tensor | None = None,
+    ):
         """Draw n chains, advance them with `sampler`, store them; returns (SampleResult, draw).
 
         `energy_of(x) -> (y -> E(y, x))` builds the sampler's energy for the chains'

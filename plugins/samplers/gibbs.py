@@ -8,7 +8,8 @@ Samples exp(-E / T). Three schemes, chosen by what the energy exposes (`mode=aut
 * `latent` — a latent EBM with a finite latent set and E(y, z) = ||y - decode(x, z)||^2
   (`energies(y, x)` [B, K] or `latent_set()` + `latent_energy`, and `decode(x, z)`;
   K-means prototypes, the horn's latent grid): alternate the one-hot
-  z ~ softmax(-E(y, .) / T) and y ~ N(decode(x, z), T/2 I), both exact conditionals, so the chain targets p(y, z) ∝ exp(-E(y, z) / T), whose
+  z ~ softmax(-E(y, .) / T) and y ~ N(decode(x, z), T/2 I), both exact conditionals, so the
+  chain targets p(y, z) ∝ exp(-E(y, z) / T), whose
   y-marginal is exp(-F_{1/T}(y) / T) up to a constant.
 * `site` — any energy of a binary vector: systematic-scan single-site Gibbs,
   p(v_i = 1 | rest) = sigmoid((E(v_i=0) - E(v_i=1)) / T), two energy evaluations per
@@ -32,6 +33,7 @@ __all__ = ["Gibbs", "energy_of", "block_gibbs", "site_gibbs", "latent_gibbs", "s
 
 def energy_of(module, x=None):
     """y -> module(y, x), carrying `.module` and `.x` for structure-aware samplers."""
+
     def fn(y):
         return module(y, x)
 
@@ -53,7 +55,7 @@ def block_gibbs(rbm, y, x, steps, generator, temperature=1.0):
             v = torch.cat([clamp, y], dim=1)
         for _ in range(steps):
             v, _ = rbm.gibbs_step(v, generator, beta=1.0 / temperature, clamp=clamp)
-    return v[:, v.shape[1] - y.shape[1]:]
+    return v[:, v.shape[1] - y.shape[1] :]
 
 
 def site_gibbs(energy, v, sweeps, generator, temperature=1.0):
@@ -105,8 +107,9 @@ class Gibbs(ebmbench.Sampler):
     params = {
         "steps": ebmbench.Param(100, "Gibbs sweeps", low=0),
         "temperature": ebmbench.Param(1.0, "T: samples exp(-E / T)", low=1e-6),
-        "mode": ebmbench.Param("auto", "scheme (auto: from what the energy's module exposes)",
-                               choices=("auto", "block", "site", "latent")),
+        "mode": ebmbench.Param(
+            "auto", "scheme (auto: from what the energy's module exposes)", choices=("auto", "block", "site", "latent")
+        ),
     }
 
     @staticmethod

@@ -43,8 +43,7 @@ def langevin_step_size(step: float, domain, scale_to_domain: bool) -> float:
     return step * (width / 8.0) ** 2
 
 
-def ula_(energy, y, steps: int, step: float, noise: float, generator, lo=None, hi=None, clip: float = 0.0,
-         xi=None):
+def ula_(energy, y, steps: int, step: float, noise: float, generator, lo=None, hi=None, clip: float = 0.0, xi=None):
     """Run `steps` unadjusted Langevin updates on the leaf `y` (requires_grad) in place.
 
     `xi` is an optional preallocated noise buffer shaped like `y`. Returns `y`.
@@ -97,8 +96,12 @@ class Langevin(GradientSampler):
         lo, hi = self.bounds(domain)
         y = ula_(energy, _leaf(init), self.p["steps"], step, noise, generator, lo, hi, self.p["grad_clip"])
         temperature = noise**2 / (2 * step) if step > 0 else math.inf
-        stats = {"grad_evals": float(self.p["steps"] * init.shape[0]), "temperature": temperature,
-                 "step": step, "noise": noise}
+        stats = {
+            "grad_evals": float(self.p["steps"] * init.shape[0]),
+            "temperature": temperature,
+            "step": step,
+            "noise": noise,
+        }
         return ebmbench.SampleResult(y.detach(), stats)
 
 
@@ -135,8 +138,13 @@ class AnnealedLangevin(GradientSampler):
         for noise, k in zip(noises, counts):
             ula_(energy, y, k, step, noise, generator, lo, hi, self.p["grad_clip"], xi)
         temps = [s**2 / (2 * step) if step > 0 else math.inf for s in noises]
-        stats = {"grad_evals": float(self.p["steps"] * init.shape[0]), "temperature": temps[-1],
-                 "temperature_start": temps[0], "step": step, "noise": noises[-1]}
+        stats = {
+            "grad_evals": float(self.p["steps"] * init.shape[0]),
+            "temperature": temps[-1],
+            "temperature_start": temps[0],
+            "step": step,
+            "noise": noises[-1],
+        }
         return ebmbench.SampleResult(y.detach(), stats)
 
 
@@ -146,8 +154,9 @@ class GradientDescent(GradientSampler):
     reference = "docs/science.md §1: inference is y = argmin_y F(x, y)"
     params = {
         "steps": ebmbench.Param(100, "descent steps", low=0),
-        "optimizer": ebmbench.Param("sgd", "plain steps, or Adam (blind to the energy's scale)",
-                                    choices=("sgd", "adam")),
+        "optimizer": ebmbench.Param(
+            "sgd", "plain steps, or Adam (blind to the energy's scale)", choices=("sgd", "adam")
+        ),
         "step": ebmbench.Param(0.01, "sgd: gradient step (width-8 domain, scaled by width^2)", low=0),
         "adam_lr": ebmbench.Param(0.02, "adam: step as a fraction of the domain width", low=0),
         "schedule": ebmbench.Param("constant", "step-size schedule", choices=("constant", "cosine")),
@@ -185,8 +194,7 @@ class GradientDescent(GradientSampler):
                     y.clamp_(min=lo, max=hi)
         with torch.no_grad():
             final = energy(y.detach())
-        stats = {"grad_evals": float(steps * init.shape[0]), "temperature": 0.0,
-                 "energy": float(final.mean())}
+        stats = {"grad_evals": float(steps * init.shape[0]), "temperature": 0.0, "energy": float(final.mean())}
         return ebmbench.SampleResult(y.detach(), stats)
 
 

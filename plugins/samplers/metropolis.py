@@ -84,9 +84,12 @@ class MALA(GradientSampler):
                 y, e, g = _keep(acc, prop, y), _keep(acc, e_new, e), _keep(acc, g_new, g)
                 accepted += acc.float().mean()
         steps = self.p["steps"]
-        stats = {"grad_evals": float((steps + 1) * init.shape[0]),
-                 "acceptance": float(accepted) / steps if steps else math.nan,
-                 "temperature": self.p["temperature"], "step": eta}
+        stats = {
+            "grad_evals": float((steps + 1) * init.shape[0]),
+            "acceptance": float(accepted) / steps if steps else math.nan,
+            "temperature": self.p["temperature"],
+            "step": eta,
+        }
         return ebmbench.SampleResult(y.detach(), stats)
 
 
@@ -128,9 +131,13 @@ class HMC(GradientSampler):
                 y, e, g = _keep(acc, q, y), _keep(acc, e_new, e), _keep(acc, g_new, g)
                 accepted += acc.float().mean()
         steps = self.p["steps"]
-        stats = {"grad_evals": float((steps * n_leap + 1) * init.shape[0]),
-                 "acceptance": float(accepted) / steps if steps else math.nan,
-                 "temperature": self.p["temperature"], "step": eps, "leapfrog": float(n_leap)}
+        stats = {
+            "grad_evals": float((steps * n_leap + 1) * init.shape[0]),
+            "acceptance": float(accepted) / steps if steps else math.nan,
+            "temperature": self.p["temperature"],
+            "step": eps,
+            "leapfrog": float(n_leap),
+        }
         return ebmbench.SampleResult(y.detach(), stats)
 
 

@@ -72,6 +72,7 @@ class Replay(ebmbench.Sampler):
                 y = result.samples
             samples = y
         else:
+
             def fresh(k, g):  # restart from the caller's starting distribution
                 return start[torch.randint(0, n, (k,), generator=g, device=start.device)]
 

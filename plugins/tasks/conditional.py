@@ -69,8 +69,8 @@ class Horn(ebmbench.Task):
         """Distance from y to the noise-free ellipse of its x (dense angular search)."""
         out = []
         for i in range(0, y.shape[0], 256):
-            curve = self.conditional_curve(x[i:i + 256].to(y.device), n_angles)  # [b, A, 2]
-            out.append((curve - y[i:i + 256, None, :].double()).norm(dim=-1).min(dim=1).values)
+            curve = self.conditional_curve(x[i : i + 256].to(y.device), n_angles)  # [b, A, 2]
+            out.append((curve - y[i : i + 256, None, :].double()).norm(dim=-1).min(dim=1).values)
         return torch.cat(out).to(y.dtype)
 
 
@@ -104,9 +104,7 @@ class Branches(ebmbench.Task):
     def branch_values(cls, x):
         """f_k(x) for k = 0, 1, 2: float64 [B, 3]."""
         x = x.reshape(-1).double()
-        return torch.stack([2 + 0.5 * torch.sin(2 * math.pi * x),
-                            1.2 * (2 * x - 1) ** 2 - 0.6,
-                            -1.5 - x], 1)
+        return torch.stack([2 + 0.5 * torch.sin(2 * math.pi * x), 1.2 * (2 * x - 1) ** 2 - 0.6, -1.5 - x], 1)
 
     def conditional_modes(self, x):
         """The true modes of y | x, one per branch: float64 [B, 3, 1]."""

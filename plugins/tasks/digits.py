@@ -32,8 +32,19 @@ from ebmbench.lazy import lazy_import
 
 torch = lazy_import("torch")
 
-__all__ = ["Digits", "DigitsInpaint", "DigitsClassify", "load_digits_arrays", "split_indices",
-           "digits_split", "labels_of", "N_IMAGES", "SPLIT_FRACTIONS", "N_CLASSES", "FIXED_SPLIT_SEED"]
+__all__ = [
+    "Digits",
+    "DigitsInpaint",
+    "DigitsClassify",
+    "load_digits_arrays",
+    "split_indices",
+    "digits_split",
+    "labels_of",
+    "N_IMAGES",
+    "SPLIT_FRACTIONS",
+    "N_CLASSES",
+    "FIXED_SPLIT_SEED",
+]
 
 N_IMAGES = 1797
 N_CLASSES = 10
@@ -62,7 +73,7 @@ def split_indices(generator):
     perm = torch.randperm(N_IMAGES, generator=generator, device=generator.device).cpu()
     n_train = round(SPLIT_FRACTIONS[0] * N_IMAGES)
     n_val = round(SPLIT_FRACTIONS[1] * N_IMAGES)
-    return perm[:n_train], perm[n_train:n_train + n_val], perm[n_train + n_val:]
+    return perm[:n_train], perm[n_train : n_train + n_val], perm[n_train + n_val :]
 
 
 def digits_split(seed: int = FIXED_SPLIT_SEED):
@@ -93,8 +104,9 @@ def labels_of(images):
 
 class DigitsTask(ebmbench.Task):
     tags = frozenset({"image", "digits"})
-    reference = ("scikit-learn load_digits: UCI optical recognition of handwritten digits "
-                 "(Alpaydin & Kaynak 1998), test part")
+    reference = (
+        "scikit-learn load_digits: UCI optical recognition of handwritten digits (Alpaydin & Kaynak 1998), test part"
+    )
 
     def split(self, images, labels) -> ebmbench.Split:
         raise NotImplementedError

@@ -94,7 +94,11 @@ def grid_interpolate(values, y, outside: float = 0.0):
     t = u - i0
     a, b = i0[:, 0], i0[:, 1]
     ta, tb = t[:, 0], t[:, 1]
-    out = (v[a, b] * (1 - ta) * (1 - tb) + v[a + 1, b] * ta * (1 - tb)
-           + v[a, b + 1] * (1 - ta) * tb + v[a + 1, b + 1] * ta * tb)
+    out = (
+        v[a, b] * (1 - ta) * (1 - tb)
+        + v[a + 1, b] * ta * (1 - tb)
+        + v[a, b + 1] * (1 - ta) * tb
+        + v[a + 1, b + 1] * ta * tb
+    )
     inside = ((yd >= lo) & (yd <= hi)).all(1)
     return torch.where(inside, out, torch.full_like(out, outside))

@@ -28,8 +28,18 @@ from ebmbench_plugins.tasks import toy2d_density as dens
 
 torch = lazy_import("torch")
 
-__all__ = ["TOY_DOMAIN", "Toy2D", "EightGaussians", "Checkerboard", "Rings", "TwoSpirals",
-           "Pinwheel", "Moons", "Swissroll", "TOY_TASKS"]
+__all__ = [
+    "TOY_DOMAIN",
+    "Toy2D",
+    "EightGaussians",
+    "Checkerboard",
+    "Rings",
+    "TwoSpirals",
+    "Pinwheel",
+    "Moons",
+    "Swissroll",
+    "TOY_TASKS",
+]
 
 # The evaluation grid of docs/science.md §4 (see grid.py); every FFJORD sample lies inside [-4.2, 4.2]^2.
 TOY_DOMAIN = ((-4.5, 4.5), (-4.5, 4.5))
@@ -86,8 +96,7 @@ class EightGaussians(ExactToy2D):
     @classmethod
     def centers(cls):
         s = 1 / math.sqrt(2)
-        c = torch.tensor([(1, 0), (-1, 0), (0, 1), (0, -1), (s, s), (s, -s), (-s, s), (-s, -s)],
-                         dtype=torch.float64)
+        c = torch.tensor([(1, 0), (-1, 0), (0, 1), (0, -1), (s, s), (s, -s), (-s, s), (-s, -s)], dtype=torch.float64)
         return c * cls.SCALE / cls.DIV
 
     def draw(self, n, generator):
@@ -164,8 +173,7 @@ class Pinwheel(Toy2D):
     def draw(self, n, generator):
         kw = _f64(generator)
         labels = torch.arange(n, device=generator.device) % self.ARMS  # balanced arms, exactly n points
-        f = torch.randn(n, 2, generator=generator, **kw) * torch.tensor(
-            [self.RADIAL_STD, self.TANGENTIAL_STD], **kw)
+        f = torch.randn(n, 2, generator=generator, **kw) * torch.tensor([self.RADIAL_STD, self.TANGENTIAL_STD], **kw)
         f[:, 0] += 1.0
         angles = labels.to(torch.float64) * (2 * math.pi / self.ARMS) + self.RATE * torch.exp(f[:, 0])
         c, s = torch.cos(angles), torch.sin(angles)

@@ -107,8 +107,14 @@ def _source_version() -> str:
     return h.hexdigest()[:16]
 
 
-def build_reference(task, n: int = REFERENCE_N, seed: int = REFERENCE_SEED, res: int = grid.GRID_RES,
-                    smooth: float = SMOOTH_BINS, floor: float = FLOOR):
+def build_reference(
+    task,
+    n: int = REFERENCE_N,
+    seed: int = REFERENCE_SEED,
+    res: int = grid.GRID_RES,
+    smooth: float = SMOOTH_BINS,
+    floor: float = FLOOR,
+):
     """The smoothed-histogram density of `task` on the grid, float64 NumPy [res, res]."""
     import numpy as np
     from scipy.ndimage import gaussian_filter
@@ -135,8 +141,9 @@ def reference_density_grid(task):
     from ebmbench.cache import cached_arrays
 
     if task.name not in _MEMO:
-        arrays = cached_arrays(f"reference-density-{task.name}",
-                               lambda: {"density": build_reference(task)}, version=_source_version())
+        arrays = cached_arrays(
+            f"reference-density-{task.name}", lambda: {"density": build_reference(task)}, version=_source_version()
+        )
         _MEMO[task.name] = torch.from_numpy(arrays["density"]).to(torch.float64)
     return _MEMO[task.name]
 

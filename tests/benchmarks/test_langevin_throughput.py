@@ -87,12 +87,22 @@ def test_langevin_throughput(setup, benchmark):
     ratio = statistics.median(a / b for a, b in zip(cpu["raw"], cpu["ours"]))
     ratio_of_medians = med["raw"] / med["ours"]
     wall_ratio = statistics.median(a / b for a, b in zip(wall["raw"], wall["ours"]))
-    benchmark.extra_info.update({"ratio_raw_over_ours": ratio, "ratio_of_medians": ratio_of_medians,
-                                 "wall_ratio_raw_over_ours": wall_ratio, "median_cpu_raw_s": med["raw"],
-                                 "median_cpu_ours_s": med["ours"], "chains": CHAINS, "steps": STEPS})
+    benchmark.extra_info.update(
+        {
+            "ratio_raw_over_ours": ratio,
+            "ratio_of_medians": ratio_of_medians,
+            "wall_ratio_raw_over_ours": wall_ratio,
+            "median_cpu_raw_s": med["raw"],
+            "median_cpu_ours_s": med["ours"],
+            "chains": CHAINS,
+            "steps": STEPS,
+        }
+    )
     benchmark.pedantic(ours, rounds=3, iterations=1)
-    print(f"\nLangevin throughput: raw {med['raw'] * 1e3:.1f} ms, ours {med['ours'] * 1e3:.1f} ms CPU "
-          f"(median of {ROUNDS}); ratio raw/ours = {ratio:.3f} (median of paired ratios; of medians "
-          f"{ratio_of_medians:.3f}; wall time {wall_ratio:.3f}); "
-          f"{CHAINS * STEPS / med['ours']:.3g} chain-steps/s")
+    print(
+        f"\nLangevin throughput: raw {med['raw'] * 1e3:.1f} ms, ours {med['ours'] * 1e3:.1f} ms CPU "
+        f"(median of {ROUNDS}); ratio raw/ours = {ratio:.3f} (median of paired ratios; of medians "
+        f"{ratio_of_medians:.3f}; wall time {wall_ratio:.3f}); "
+        f"{CHAINS * STEPS / med['ours']:.3g} chain-steps/s"
+    )
     assert math.isfinite(ratio) and ratio >= 0.95, ratio

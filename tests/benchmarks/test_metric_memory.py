@@ -36,11 +36,42 @@ from ebmbench_plugins.tasks.toy2d import EightGaussians
 
 N = 10_000
 LIMIT_MB = 1024.0
-METRICS = {c.name: c for c in (
-    D.NLLGrid, D.KLpqGrid, D.KLqpGrid, D.NLLGridCal, D.KLpqGridCal, D.KLqpGridCal, D.BetaCal,
-    SQ.MMD, SQ.SlicedW2, SF.Precision, SF.Recall, SF.Density, SF.Coverage, F.FisherDivergence, SF.FIDDigits)}
-CASES_2D = ["nll_grid", "kl_pq_grid", "kl_qp_grid", "nll_grid_cal", "kl_pq_grid_cal", "kl_qp_grid_cal",
-            "beta_cal", "mmd2", "sliced_w2", "precision", "recall", "density", "coverage", "fisher_div"]
+METRICS = {
+    c.name: c
+    for c in (
+        D.NLLGrid,
+        D.KLpqGrid,
+        D.KLqpGrid,
+        D.NLLGridCal,
+        D.KLpqGridCal,
+        D.KLqpGridCal,
+        D.BetaCal,
+        SQ.MMD,
+        SQ.SlicedW2,
+        SF.Precision,
+        SF.Recall,
+        SF.Density,
+        SF.Coverage,
+        F.FisherDivergence,
+        SF.FIDDigits,
+    )
+}
+CASES_2D = [
+    "nll_grid",
+    "kl_pq_grid",
+    "kl_qp_grid",
+    "nll_grid_cal",
+    "kl_pq_grid_cal",
+    "kl_qp_grid_cal",
+    "beta_cal",
+    "mmd2",
+    "sliced_w2",
+    "precision",
+    "recall",
+    "density",
+    "coverage",
+    "fisher_div",
+]
 CASES_64D = ["mmd2", "sliced_w2", "precision", "recall", "density", "coverage", "fid_digits"]
 ROWS: list[tuple[str, str, float, float]] = []
 
@@ -101,8 +132,10 @@ def table(request):
     yield
     if not ROWS:
         return
-    lines = [f"{'metric':<16}{'dim':>4}{'time_s':>9}{'peak_MB':>9}",
-             *(f"{m:<16}{d:>4}{t:>9.2f}{p:>9.1f}" for m, d, t, p in ROWS)]
+    lines = [
+        f"{'metric':<16}{'dim':>4}{'time_s':>9}{'peak_MB':>9}",
+        *(f"{m:<16}{d:>4}{t:>9.2f}{p:>9.1f}" for m, d, t, p in ROWS),
+    ]
     text = "\n".join(["", f"metrics on {N} samples: wall time and peak RSS increase", *lines])
     capture = request.config.pluginmanager.get_plugin("capturemanager")
     with capture.global_and_fixture_disabled():  # show the table without -s

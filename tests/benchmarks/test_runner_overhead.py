@@ -33,8 +33,18 @@ ROUNDS = 5
 
 def _config(out: Path) -> RunConfig:
     sel = lambda t: parse_selection(t)  # noqa: E731
-    return RunConfig(sel("8gaussians"), sel("mlp"), sel("pcd"), seeds=1, profile="smoke", out=out,
-                     metrics=("nll_grid", "mmd2", "energy_gap"), curve_metrics=(), executor="serial", force=True)
+    return RunConfig(
+        sel("8gaussians"),
+        sel("mlp"),
+        sel("pcd"),
+        seeds=1,
+        profile="smoke",
+        out=out,
+        metrics=("nll_grid", "mmd2", "energy_gap"),
+        curve_metrics=(),
+        executor="serial",
+        force=True,
+    )
 
 
 def test_runner_overhead_on_one_pcd_cell(tmp_path, benchmark):
@@ -46,7 +56,7 @@ def test_runner_overhead_on_one_pcd_cell(tmp_path, benchmark):
     (cell,) = plan(registry, cfg)
     run_cell(cell.spec, registry)  # warm caches (reference densities, imports) for both sides
     direct, runner = [], []
-    for i in range(ROUNDS):
+    for _ in range(ROUNDS):
         t = time.perf_counter()
         run_cell(cell.spec, registry)
         direct.append(time.perf_counter() - t)
@@ -54,18 +64,33 @@ def test_runner_overhead_on_one_pcd_cell(tmp_path, benchmark):
         execute(registry, cfg, plan(registry, cfg), warn=lambda m: None)
         runner.append(time.perf_counter() - t)
     ratio = statistics.median(runner) / statistics.median(direct)
-    benchmark.extra_info.update(direct_s=statistics.median(direct), runner_s=statistics.median(runner),
-                                overhead_ratio=ratio)
+    benchmark.extra_info.update(
+        direct_s=statistics.median(direct), runner_s=statistics.median(runner), overhead_ratio=ratio
+    )
     benchmark.pedantic(lambda: execute(registry, cfg, plan(registry, cfg), warn=lambda m: None), rounds=1)
-    print(f"\nrunner/direct on one PCD smoke cell: {ratio:.3f} ({statistics.median(runner):.3f} s vs "
-          f"{statistics.median(direct):.3f} s)")
+    print(
+        f"\nrunner/direct on one PCD smoke cell: {ratio:.3f} ({statistics.median(runner):.3f} s vs "
+        f"{statistics.median(direct):.3f} s)"
+    )
     assert ratio <= 1.03
 
 
 def _record(i: int) -> dict:
-    return {"run_id": "r", "cell_id": f"c{i:06d}", "cell_key": f"k{i}", "task": "t", "model": "m", "method": "h",
-            "label": "m/h", "rep": i, "seed": i, "status": "done", "reason": None, "nll_grid": 1.0 + i * 1e-6,
-            "mmd2": 0.01}
+    return {
+        "run_id": "r",
+        "cell_id": f"c{i:06d}",
+        "cell_key": f"k{i}",
+        "task": "t",
+        "model": "m",
+        "method": "h",
+        "label": "m/h",
+        "rep": i,
+        "seed": i,
+        "status": "done",
+        "reason": None,
+        "nll_grid": 1.0 + i * 1e-6,
+        "mmd2": 0.01,
+    }
 
 
 def test_store_write_per_cell_stays_constant(tmp_path, benchmark):

@@ -11,8 +11,21 @@ from support import FAULTS_DIR, assert_usage_error, invoke, only_run
 
 from ebmbench.results.runs import load_results
 
-GRID = ("-t", "8gaussians", "-m", "kmeans,mlp", "-M", "kmeans,dsm", "--profile", "smoke", "--seeds", "1",
-        "--no-report", "--metric", "nll_grid,mmd2,energy_gap,auroc_noise")
+GRID = (
+    "-t",
+    "8gaussians",
+    "-m",
+    "kmeans,mlp",
+    "-M",
+    "kmeans,dsm",
+    "--profile",
+    "smoke",
+    "--seeds",
+    "1",
+    "--no-report",
+    "--metric",
+    "nll_grid,mmd2,energy_gap,auroc_noise",
+)
 VOLATILE = {"train_time_s", "eval_time_s", "wall_time_s", "peak_mem_mb"}
 
 
@@ -53,11 +66,16 @@ def test_a_rerun_reuses_every_cell_and_force_recomputes(tmp_path, process_run):
     assert (done["cached_from"] == process_run.name).all() and (done["run_id"] == new.name).all()
     pd.testing.assert_frame_equal(numbers(new), numbers(process_run))
     assert (new / "artifacts").is_dir() and len(list((new / "artifacts").iterdir())) == 2
+    # a copy of a copy still names the run that computed the cells
+    r = invoke("run", *GRID, "--out", tmp_path)
+    third = max((tmp_path / "runs").iterdir(), key=lambda p: p.stat().st_mtime)
+    done = load_results(third)[lambda d: d["status"] == "done"]
+    assert third not in (new, process_run) and (done["cached_from"] == process_run.name).all()
     r = invoke("run", *GRID, "--out", tmp_path, "--force")
     assert r.exit_code == 0 and "reused" not in r.output
 
 
-EDITABLE = '''
+EDITABLE = """
 import time
 import ebmbench
 
@@ -75,15 +93,33 @@ class EditMe(ebmbench.Method):
 @ebmbench.hookimpl
 def ebmbench_register_methods(register):
     register(EditMe)
-'''
+"""
 
 
 def test_editing_one_methods_source_invalidates_only_its_cells(tmp_path):
     plugins = tmp_path / "plugins"
     plugins.mkdir()
     (plugins / "editable.py").write_text(EDITABLE)
-    args = ("run", "-t", "8gaussians", "-m", "kmeans", "-M", "kmeans,edit_me", "--profile", "smoke", "--no-report",
-            "--metric", "energy_gap", "--curve-metric", "none", "--plugins-dir", plugins, "--out", tmp_path / "o")
+    args = (
+        "run",
+        "-t",
+        "8gaussians",
+        "-m",
+        "kmeans",
+        "-M",
+        "kmeans,edit_me",
+        "--profile",
+        "smoke",
+        "--no-report",
+        "--metric",
+        "energy_gap",
+        "--curve-metric",
+        "none",
+        "--plugins-dir",
+        plugins,
+        "--out",
+        tmp_path / "o",
+    )
     assert invoke(*args).exit_code == 0
     (plugins / "editable.py").write_text(EDITABLE + "\n# an edit\n")
     r = invoke(*args)
@@ -99,23 +135,43 @@ def test_pdb_needs_the_serial_executor_and_sees_the_exception(tmp_path, monkeypa
 
     seen = []
     monkeypatch.setattr(pdb, "post_mortem", lambda tb: seen.append(tb))
-    r = invoke("run", "-t", "8gaussians", "-m", "kmeans", "-M", "fault_raise", "--profile", "smoke", "--no-report",
-               "--plugins-dir", FAULTS_DIR, "--executor", "serial", "--pdb", "--out", tmp_path)
+    r = invoke(
+        "run",
+        "-t",
+        "8gaussians",
+        "-m",
+        "kmeans",
+        "-M",
+        "fault_raise",
+        "--profile",
+        "smoke",
+        "--no-report",
+        "--plugins-dir",
+        FAULTS_DIR,
+        "--executor",
+        "serial",
+        "--pdb",
+        "--out",
+        tmp_path,
+    )
     assert r.exit_code == 1 and len(seen) == 1
     assert "_explode" in [f.name for f in __import__("traceback").extract_tb(seen[0])]
 
 
 def test_unknown_executor_and_missing_dask_are_one_line(tmp_path, monkeypatch):
-    assert_usage_error(invoke("run", *GRID, "--executor", "dusk", "--out", tmp_path), "unknown executor 'dusk'",
-                       "did you mean 'dask'")
+    assert_usage_error(
+        invoke("run", *GRID, "--executor", "dusk", "--out", tmp_path), "unknown executor 'dusk'", "did you mean 'dask'"
+    )
     monkeypatch.setitem(sys.modules, "distributed", None)  # as if not installed
     assert_usage_error(invoke("run", *GRID, "--executor", "dask", "--out", tmp_path), 'pip install "ebmbench[dask]"')
 
 
 def test_config_file_and_pyproject_set_run_options(tmp_path, monkeypatch):
     cfg = tmp_path / "bench.toml"
-    cfg.write_text('task = "8gaussians"\nmodel = "kmeans"\nmethod = ["kmeans"]\nprofile = "smoke"\n'
-                   'no-report = true\nmetric = "energy_gap"\ncurve-metric = "none"\nseeds = 2\n')
+    cfg.write_text(
+        'task = "8gaussians"\nmodel = "kmeans"\nmethod = ["kmeans"]\nprofile = "smoke"\n'
+        'no-report = true\nmetric = "energy_gap"\ncurve-metric = "none"\nseeds = 2\n'
+    )
     r = invoke("run", "--config", cfg, "--seeds", "1", "--out", tmp_path / "o")
     assert r.exit_code == 0, r.stderr
     df = load_results(only_run(tmp_path / "o"))
@@ -124,5 +180,5 @@ def test_config_file_and_pyproject_set_run_options(tmp_path, monkeypatch):
     line = assert_usage_error(invoke("run", "--config", cfg, "--all"), "unknown key 'sede'", "did you mean 'seed'")
     assert str(cfg) in line
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "pyproject.toml").write_text('[tool.ebmbench]\njobs = 0\n')
+    (tmp_path / "pyproject.toml").write_text("[tool.ebmbench]\njobs = 0\n")
     assert_usage_error(invoke("run", "--all"), "pyproject.toml", "jobs")

@@ -15,8 +15,20 @@ from support import FAULTS_DIR, FIXTURES, invoke, only_run, wait_gone
 from ebmbench.results.runs import load_results
 
 FAST = ("--metric", "energy_gap", "--curve-metric", "none")
-BASE = ("-t", "8gaussians", "-m", "kmeans", "--profile", "smoke", "--seeds", "1", "--no-report", "--plugins-dir",
-        FAULTS_DIR, *FAST)
+BASE = (
+    "-t",
+    "8gaussians",
+    "-m",
+    "kmeans",
+    "--profile",
+    "smoke",
+    "--seeds",
+    "1",
+    "--no-report",
+    "--plugins-dir",
+    FAULTS_DIR,
+    *FAST,
+)
 
 
 def rows(out):
@@ -38,8 +50,20 @@ def test_timeout_kills_the_plugins_children_too(tmp_path):
 
 
 def test_memory_over_the_limit_is_an_error_and_the_run_goes_on(tmp_path):
-    r = invoke("run", *BASE, "-M", "fault_memory,kmeans", "-j", "1", "--max-memory", "0.8", "--timeout", "60",
-               "--out", tmp_path)
+    r = invoke(
+        "run",
+        *BASE,
+        "-M",
+        "fault_memory,kmeans",
+        "-j",
+        "1",
+        "--max-memory",
+        "0.8",
+        "--timeout",
+        "60",
+        "--out",
+        tmp_path,
+    )
     df = rows(tmp_path)
     assert df.loc["fault_memory", "status"] == "error"
     assert df.loc["fault_memory", "reason"].startswith("out of memory (limit 0.8 GB")
@@ -47,10 +71,13 @@ def test_memory_over_the_limit_is_an_error_and_the_run_goes_on(tmp_path):
     assert r.exit_code == 1
 
 
-@pytest.mark.parametrize("method, expected", [
-    ("fault_segfault", "signal 11, SIGSEGV: a segmentation fault in native code"),
-    ("fault_sigkill", "signal 9, SIGKILL: killed from outside the worker; often the kernel's out-of-memory killer"),
-])
+@pytest.mark.parametrize(
+    "method, expected",
+    [
+        ("fault_segfault", "signal 11, SIGSEGV: a segmentation fault in native code"),
+        ("fault_sigkill", "signal 9, SIGKILL: killed from outside the worker; often the kernel's out-of-memory killer"),
+    ],
+)
 def test_native_crashes_name_the_signal(tmp_path, method, expected):
     r = invoke("run", *BASE, "-M", f"{method},kmeans", "-j", "1", "--out", tmp_path)
     df = rows(tmp_path)
@@ -63,8 +90,23 @@ def test_native_crashes_name_the_signal(tmp_path, method, expected):
 def test_a_worker_that_hangs_before_ready_meets_the_startup_deadline(tmp_path):
     env = {"EBMBENCH_FAULT_HANG_START": "1"}
     t0 = time.monotonic()
-    r = invoke("run", *BASE, "-M", "kmeans", "-j", "1", "--timeout", "5", "--startup-timeout", "3",
-               "--plugins-dir", FIXTURES / "slowstart", "--out", tmp_path, env=env)
+    r = invoke(
+        "run",
+        *BASE,
+        "-M",
+        "kmeans",
+        "-j",
+        "1",
+        "--timeout",
+        "5",
+        "--startup-timeout",
+        "3",
+        "--plugins-dir",
+        FIXTURES / "slowstart",
+        "--out",
+        tmp_path,
+        env=env,
+    )
     assert time.monotonic() - t0 < 60
     df = rows(tmp_path)
     assert df.loc["kmeans", "status"] == "error"
@@ -112,8 +154,9 @@ def test_disk_full_marks_the_run_failed_and_keeps_written_rows(tmp_path, monkeyp
 def test_dask_worker_lost_twice_is_an_error_after_one_retry(tmp_path):
     pytest.importorskip("distributed")
     env = {"EBMBENCH_FAULT_KILL_PARENT": "1"}
-    r = invoke("run", *BASE, "-M", "fault_kill_parent,kmeans", "-j", "2", "--executor", "dask", "--out", tmp_path,
-               env=env)
+    r = invoke(
+        "run", *BASE, "-M", "fault_kill_parent,kmeans", "-j", "2", "--executor", "dask", "--out", tmp_path, env=env
+    )
     df = rows(tmp_path)
     assert df.loc["fault_kill_parent", "status"] == "error"
     assert df.loc["fault_kill_parent", "reason"] == "dask: the Dask worker running it died twice (retried once)"

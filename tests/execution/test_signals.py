@@ -21,15 +21,38 @@ from ebmbench.results.runs import load_meta, load_results
 pytestmark = pytest.mark.slow  # real subprocesses, several seconds of sleeping cells each
 
 N_CELLS = 5
-GRID = ("-t", "8gaussians", "-m", "kmeans", "-M", "fault_slow[seconds=1.5]", "--seeds", str(N_CELLS), "--profile",
-        "smoke", "--no-report", "--plugins-dir", str(FAULTS_DIR), "--metric", "energy_gap", "--curve-metric",
-        "none", "-j", "1")
+GRID = (
+    "-t",
+    "8gaussians",
+    "-m",
+    "kmeans",
+    "-M",
+    "fault_slow[seconds=1.5]",
+    "--seeds",
+    str(N_CELLS),
+    "--profile",
+    "smoke",
+    "--no-report",
+    "--plugins-dir",
+    str(FAULTS_DIR),
+    "--metric",
+    "energy_gap",
+    "--curve-metric",
+    "none",
+    "-j",
+    "1",
+)
 
 
 def start(out: Path, trace: Path, *extra: str) -> subprocess.Popen:
     env = {**os.environ, "EBMBENCH_FAULT_DIR": str(trace)}
-    return subprocess.Popen([sys.executable, "-m", "ebmbench.cli", "run", *GRID, "--out", str(out), *extra],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "ebmbench.cli", "run", *GRID, "--out", str(out), *extra],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def wait_for_rows(out: Path, n: int, proc: subprocess.Popen, seconds: float = 120) -> Path:
@@ -38,8 +61,10 @@ def wait_for_rows(out: Path, n: int, proc: subprocess.Popen, seconds: float = 12
     while time.monotonic() < deadline:
         assert proc.poll() is None, proc.communicate()
         runs = list((out / "runs").glob("*")) if (out / "runs").is_dir() else []
-        if runs and len([p for p in (runs[0] / "parts").glob("*.parquet")
-                         if not p.name.endswith(".curves.parquet")]) >= n:
+        if (
+            runs
+            and len([p for p in (runs[0] / "parts").glob("*.parquet") if not p.name.endswith(".curves.parquet")]) >= n
+        ):
             return runs[0]
         time.sleep(0.1)
     raise AssertionError(f"fewer than {n} cells after {seconds} s")
@@ -74,10 +99,25 @@ def test_sigterm_and_sigint_stop_everything_and_resume_continues(tmp_path, sig, 
     assert n_kept >= 2 and (run_dir / "results.parquet").exists()  # compacted on the way out
     before = completed(trace)
 
-    again = subprocess.run([sys.executable, "-m", "ebmbench.cli", "run", "--resume", run_dir.name, "--out", str(out),
-                            "--plugins-dir", str(FAULTS_DIR), "--no-report"],
-                           env={**os.environ, "EBMBENCH_FAULT_DIR": str(trace)}, capture_output=True, text=True,
-                           timeout=300)
+    again = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ebmbench.cli",
+            "run",
+            "--resume",
+            run_dir.name,
+            "--out",
+            str(out),
+            "--plugins-dir",
+            str(FAULTS_DIR),
+            "--no-report",
+        ],
+        env={**os.environ, "EBMBENCH_FAULT_DIR": str(trace)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert again.returncode == 0, again.stderr
     df = load_results(run_dir)
     assert (df["status"] == "done").sum() == N_CELLS and df["cell_id"].is_unique

@@ -24,8 +24,9 @@ def registry():
     return load_registry()
 
 
-def _train(registry, task_name, model_name, method_name, profile, data=None, model_params=None,
-           method_params=None, seed=0):
+def _train(
+    registry, task_name, model_name, method_name, profile, data=None, model_params=None, method_params=None, seed=0
+):
     task = registry.make("tasks", task_name) if isinstance(task_name, str) else task_name
     data = data or task.make(profile, make_generator(seed))
     model = registry.make("models", model_name, **(model_params or {})).build(task, data, make_generator(seed + 1))
@@ -44,8 +45,7 @@ def test_pca_matches_svd_and_sklearn_reconstruction(registry):
     from sklearn.decomposition import PCA as SkPCA
 
     data = _digits_data(registry)
-    model, _, ctx = _train(registry, "digits", "linear", "pca", get_profile("smoke"), data=data,
-                           model_params={"k": 10})
+    model, _, ctx = _train(registry, "digits", "linear", "pca", get_profile("smoke"), data=data, model_params={"k": 10})
     train, test = data.train.y.double().numpy(), data.test.y.double().numpy()
     # NumPy SVD of the centred training data: the reference subspace
     mean = train.mean(0)
@@ -84,17 +84,30 @@ def test_linear_autoencoder_reaches_the_principal_subspace(registry):
     # data with a clear spectral gap: 3 strong directions in 8-D
     g = torch.Generator().manual_seed(7)  # not the model's init seed: its random basis must differ
     basis = torch.linalg.qr(torch.randn(8, 3, generator=g))[0]
+
     def draw(n):
-        return torch.randn(n, 3, generator=g) * torch.tensor([3.0, 2.0, 1.5]) @ basis.T \
-            + 0.1 * torch.randn(n, 8, generator=g) + 1.0
+        return (
+            torch.randn(n, 3, generator=g) * torch.tensor([3.0, 2.0, 1.5]) @ basis.T
+            + 0.1 * torch.randn(n, 8, generator=g)
+            + 1.0
+        )
+
     data = TaskData(Split(draw(2000)), Split(draw(500)), Split(draw(500)))
 
     class Box(ebmbench.Task):  # only the domain is used (noise for the energy-gap diagnostic)
         name, dim, domain, main_metric = "box8", 8, ((-8.0, 8.0),) * 8, "energy_gap"
 
     profile = replace(get_profile("smoke"), train_steps=600)
-    model, _, ctx = _train(registry, Box(), "linear", "pca", profile, data=data, model_params={"k": 3},
-                           method_params={"solver": "ae", "lr": 0.02})
+    model, _, ctx = _train(
+        registry,
+        Box(),
+        "linear",
+        "pca",
+        profile,
+        data=data,
+        model_params={"k": 3},
+        method_params={"solver": "ae", "lr": 0.02},
+    )
     y = data.train.y.double()
     _, _, vt = torch.linalg.svd(y - y.mean(0), full_matrices=False)
     q = torch.linalg.qr(model.W.detach().double())[0]
@@ -143,13 +156,15 @@ def test_sparse_coding_learns_a_dictionary_as_good_as_sklearn(registry):
     lam, mean = init.lam, init.mean
     before = _sparse_objective(init.W.detach(), lam, mean, data.val.y)
     profile = replace(get_profile("smoke"), train_steps=150)
-    model, _, ctx = _train(registry, "digits", "dictionary", "sparse_coding", profile, data=data,
-                           model_params={"k": 64})
+    model, _, ctx = _train(
+        registry, "digits", "dictionary", "sparse_coding", profile, data=data, model_params={"k": 64}
+    )
     after = _sparse_objective(model.W.detach(), lam, mean, data.val.y)
     # scikit-learn's online dictionary learning (Mairal et al.) at the same L1 weight:
     # its objective is 1/2 ||x - u V||^2 + alpha |u|_1, i.e. ours with alpha = lam / 2
-    sk = MiniBatchDictionaryLearning(n_components=64, alpha=lam / 2, batch_size=128, max_iter=30,
-                                     random_state=0).fit((data.train.y - mean).numpy())
+    sk = MiniBatchDictionaryLearning(n_components=64, alpha=lam / 2, batch_size=128, max_iter=30, random_state=0).fit(
+        (data.train.y - mean).numpy()
+    )
     reference = _sparse_objective(torch.from_numpy(sk.components_.T.copy()).float(), lam, mean, data.val.y)
     assert after < 0.9 * before, (before, after)
     assert after <= 1.02 * reference, (after, reference)

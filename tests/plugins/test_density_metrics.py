@@ -46,8 +46,9 @@ def make_ctx(task, model, n=(2000, 2000, 2000), seed=0):
 
 
 def metric(name, ctx):
-    cls = {c.name: c for c in (D.NLLGrid, D.KLpqGrid, D.KLqpGrid, D.NLLGridCal, D.KLpqGridCal,
-                                D.KLqpGridCal, D.BetaCal)}[name]
+    cls = {
+        c.name: c for c in (D.NLLGrid, D.KLpqGrid, D.KLqpGrid, D.NLLGridCal, D.KLpqGridCal, D.KLqpGridCal, D.BetaCal)
+    }[name]
     return cls().compute(ctx)
 
 
@@ -149,8 +150,14 @@ def test_state_is_shared_and_energies_computed_once():
 def test_applicability():
     import ebmbench_plugins.tasks.conditional as cond
 
-    horn = next(v for v in vars(cond).values() if isinstance(v, type) and issubclass(v, ebmbench.Task)
-                and getattr(v, "kind", None) == "conditional" and hasattr(v, "name"))
+    horn = next(
+        v
+        for v in vars(cond).values()
+        if isinstance(v, type)
+        and issubclass(v, ebmbench.Task)
+        and getattr(v, "kind", None) == "conditional"
+        and hasattr(v, "name")
+    )
     for cls in (D.NLLGrid, D.KLpqGrid, D.BetaCal, D.KLqpGridCal):
         assert cls().applies_to(EightGaussians()) is None
         assert cls().applies_to(horn()) is not None

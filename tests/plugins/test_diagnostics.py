@@ -13,8 +13,14 @@ from ebmbench.context import EvalContext
 from ebmbench.profiles import get_profile
 from ebmbench.registry import load_registry
 from ebmbench_plugins.metrics.diagnostics import (
-    Acceptance, ESSPerSecond, SamplerGradEvals, SamplesPerSecond, autocovariance, effective_sample_size,
-    record_chain)
+    Acceptance,
+    ESSPerSecond,
+    SamplerGradEvals,
+    SamplesPerSecond,
+    autocovariance,
+    effective_sample_size,
+    record_chain,
+)
 
 
 @pytest.fixture(scope="module")
@@ -106,8 +112,9 @@ class ULA(ebmbench.Method):
 
 def make_ctx(registry, method=None, seed=0):
     data = Gauss().make(get_profile("smoke"), torch.Generator().manual_seed(seed))
-    return EvalContext(registry, Gauss(), get_profile("smoke"), seed, "cpu", model=HalfSquare(), data=data,
-                       method=method or ULA())
+    return EvalContext(
+        registry, Gauss(), get_profile("smoke"), seed, "cpu", model=HalfSquare(), data=data, method=method or ULA()
+    )
 
 
 def test_recorded_chain_is_the_langevin_ar1(registry):
@@ -142,16 +149,27 @@ def test_sampler_without_steps_is_refused(registry):
         def sampler(self):
             return "test-nosteps", {}
 
-    reg = load_registry(extra_plugins=(("test-nosteps-plugin", type("P", (), {
-        "ebmbench_register_samplers": staticmethod(ebmbench.hookimpl(lambda register: register(NoSteps)))})()),))
+    reg = load_registry(
+        extra_plugins=(
+            (
+                "test-nosteps-plugin",
+                type(
+                    "P",
+                    (),
+                    {"ebmbench_register_samplers": staticmethod(ebmbench.hookimpl(lambda register: register(NoSteps)))},
+                )(),
+            ),
+        )
+    )
     with pytest.raises(ValueError, match="steps"):
         ESSPerSecond().compute(make_ctx(reg, M()))
 
 
 def test_stats_readouts(registry):
     ctx = make_ctx(registry)
-    ctx.cache["samples"] = ebmbench.SampleResult(torch.zeros(300, 2),
-                                                 {"time_s": 1.5, "grad_evals": 300 * 60.0, "acceptance": 0.62})
+    ctx.cache["samples"] = ebmbench.SampleResult(
+        torch.zeros(300, 2), {"time_s": 1.5, "grad_evals": 300 * 60.0, "acceptance": 0.62}
+    )
     assert Acceptance().compute(ctx) == 0.62
     assert SamplesPerSecond().compute(ctx) == pytest.approx(200.0)
     assert SamplerGradEvals().compute(ctx) == pytest.approx(60.0)
@@ -170,6 +188,7 @@ def test_real_samples_cost(registry):
 
 def test_metropolis_sampler_acceptance_and_chain(registry):
     """MALA reports an acceptance rate; its one-step-per-call chain is recorded like any other."""
+
     class MALA(ULA):
         def sampler(self):
             return "mala", {"step": 0.5, "scale_to_domain": False, "clamp": False}
@@ -183,7 +202,13 @@ def test_metropolis_sampler_acceptance_and_chain(registry):
 
 
 def test_registered_directions(registry):
-    got = {n: registry.get("metrics", n).cls.direction
-           for n in ("acceptance", "ess_per_s", "samples_per_s", "sampler_grad_evals")}
-    assert got == {"acceptance": "none", "ess_per_s": "higher", "samples_per_s": "higher",
-                   "sampler_grad_evals": "lower"}
+    got = {
+        n: registry.get("metrics", n).cls.direction
+        for n in ("acceptance", "ess_per_s", "samples_per_s", "sampler_grad_evals")
+    }
+    assert got == {
+        "acceptance": "none",
+        "ess_per_s": "higher",
+        "samples_per_s": "higher",
+        "sampler_grad_evals": "lower",
+    }

@@ -14,7 +14,13 @@ from ebmbench.context import EvalContext
 from ebmbench.profiles import get_profile
 from ebmbench.registry import load_registry
 from ebmbench_plugins.metrics.energy import (
-    AUROC, AUROCModel, EnergyGap, EnergyGapModel, EnergyGapStd, auroc_lower_is_positive)
+    AUROC,
+    AUROCModel,
+    EnergyGap,
+    EnergyGapModel,
+    EnergyGapStd,
+    auroc_lower_is_positive,
+)
 
 
 @pytest.fixture(scope="module")
@@ -158,6 +164,7 @@ def test_conditional_model_negatives_use_matching_x(registry):
 
 def test_real_sampler_run(registry):
     """ctx.samples() with the Langevin sampler at T = 1 on the true energy of N(0, I)."""
+
     class Half(Quadratic):
         def forward(self, y, x=None):
             return 0.5 * y.pow(2).sum(1)
@@ -174,7 +181,14 @@ def test_real_sampler_run(registry):
 
 
 def test_registered_directions(registry):
-    directions = {n: registry.get("metrics", n).cls.direction
-                  for n in ("energy_gap", "energy_gap_model", "energy_gap_std", "auroc_noise", "auroc_model")}
-    assert directions == {"energy_gap": "higher", "energy_gap_model": "none", "energy_gap_std": "higher",
-                          "auroc_noise": "higher", "auroc_model": "none"}
+    directions = {
+        n: registry.get("metrics", n).cls.direction
+        for n in ("energy_gap", "energy_gap_model", "energy_gap_std", "auroc_noise", "auroc_model")
+    }
+    assert directions == {
+        "energy_gap": "higher",
+        "energy_gap_model": "none",
+        "energy_gap_std": "higher",
+        "auroc_noise": "higher",
+        "auroc_model": "none",
+    }

@@ -14,7 +14,13 @@ from ebmbench.context import EvalContext
 from ebmbench.profiles import get_profile
 from ebmbench.registry import load_registry
 from ebmbench_plugins.metrics.inference import (
-    BranchCoverage, Completion, InferenceError, ModeCoverage, ProjectionError, slice_modes)
+    BranchCoverage,
+    Completion,
+    InferenceError,
+    ModeCoverage,
+    ProjectionError,
+    slice_modes,
+)
 from ebmbench_plugins.metrics.inference_digits import Accuracy, InpaintMSE
 
 PROFILE = get_profile("smoke")
@@ -68,8 +74,9 @@ class Stripes(ebmbench.Task):
         y = y.double()
         m = torch.tensor(MODES, dtype=torch.float64)
         l1 = -0.5 * (y[:, 0] / self.S1) ** 2 - math.log(self.S1 * math.sqrt(2 * math.pi))
-        l2 = (torch.logsumexp(-0.5 * ((y[:, 1:2] - m) / self.S2) ** 2, 1)
-              - math.log(3 * self.S2 * math.sqrt(2 * math.pi)))
+        l2 = torch.logsumexp(-0.5 * ((y[:, 1:2] - m) / self.S2) ** 2, 1) - math.log(
+            3 * self.S2 * math.sqrt(2 * math.pi)
+        )
         return (l1 + l2).to(y.dtype)
 
 
@@ -85,7 +92,7 @@ def test_slice_modes_gaussian_width_and_ripples():
     log_p = -0.5 * ((grid - 1.0) / s) ** 2
     log_p_rippled = np.logaddexp(log_p, np.log(0.05) - 0.5 * ((grid + 2) / 0.1) ** 2)  # a 5 % bump: ignored
     for lp in (log_p, log_p_rippled):
-        (a, b), = slice_modes(lp, grid)
+        ((a, b),) = slice_modes(lp, grid)
         half = s * math.sqrt(2 * math.log(2))  # half width at half maximum
         assert a == pytest.approx(1.0 - half, abs=0.011) and b == pytest.approx(1.0 + half, abs=0.011)
 

@@ -42,8 +42,9 @@ def horn(registry):
 
 
 def _inference_error(registry, task, data, model):
-    ectx = EvalContext(registry, task, PROFILE, 3, "cpu", model=model, data=data,
-                       method=registry.make("methods", "latent_ml"))
+    ectx = EvalContext(
+        registry, task, PROFILE, 3, "cpu", model=model, data=data, method=registry.make("methods", "latent_ml")
+    )
     return registry.make("metrics", "inference_error").compute(ectx)
 
 

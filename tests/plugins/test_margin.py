@@ -31,8 +31,11 @@ def test_loss_formulas_match_numpy():
     g = torch.Generator().manual_seed(0)
     e_pos, e_neg = torch.randn(100, generator=g) * 2, torch.randn(100, generator=g) * 2
     p, n, m = e_pos.double().numpy(), e_neg.double().numpy(), 0.7
-    ref = {"hinge": np.maximum(0, m + p - n), "log": np.log1p(np.exp(p - n)),
-           "square_square": p**2 + np.maximum(0, m - n) ** 2}
+    ref = {
+        "hinge": np.maximum(0, m + p - n),
+        "log": np.log1p(np.exp(p - n)),
+        "square_square": p**2 + np.maximum(0, m - n) ** 2,
+    }
     for kind, expected in ref.items():
         assert np.allclose(margin_loss(kind, e_pos, e_neg, m).double().numpy(), expected, atol=1e-5), kind
     with pytest.raises(ValueError):

@@ -173,8 +173,17 @@ def test_mcmc_methods_learn_8gaussians(registry, name):
         assert last["buffer_age"] > 1
 
 
-@pytest.mark.parametrize("name,extra", [("cd", {}), ("pcd", {}), ("short_run", {}), ("hmc_ml", {}),
-                                        ("hmc_ml", {"init": "data"}), ("hmc_ml", {"init": "noise"})])
+@pytest.mark.parametrize(
+    "name,extra",
+    [
+        ("cd", {}),
+        ("pcd", {}),
+        ("short_run", {}),
+        ("hmc_ml", {}),
+        ("hmc_ml", {"init": "data"}),
+        ("hmc_ml", {"init": "noise"}),
+    ],
+)
 def test_mcmc_methods_run_on_a_conditional_task(registry, name, extra):
     profile = replace(get_profile("smoke"), n_train=300, train_steps=6, batch_size=32)
     task = RampTask()

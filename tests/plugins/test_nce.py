@@ -139,8 +139,9 @@ def train_nce(registry, task, steps, **params):
     return ctx.curve
 
 
-@pytest.mark.parametrize("task,params", [("8gaussians", {}), ("horn", {"nu": 2}),
-                                         ("8gaussians", {"noise": "mixture", "components": 4})])
+@pytest.mark.parametrize(
+    "task,params", [("8gaussians", {}), ("horn", {"nu": 2}), ("8gaussians", {"noise": "mixture", "components": 4})]
+)
 def test_nce_trains_and_logs(registry, task, params):
     curve = train_nce(registry, task, 30, **params)
     assert {"loss", "energy_gap", "noise_gap", "grad_norm", "accuracy", "log_normaliser"} <= set(curve[-1])

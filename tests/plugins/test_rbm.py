@@ -125,7 +125,8 @@ def test_conditional_block_gibbs_clamps_x_and_matches_the_conditional(registry):
     p = torch.softmax(-rbm.free_energy(y_states, x[:8]), 0)  # p(y | x) over the 8 answers
     g = torch.Generator().manual_seed(5)
     result = registry.make("samplers", "gibbs", steps=50).sample(
-        energy_of(rbm, x), torch.rand(20000, 3, generator=g, dtype=torch.float64), g)
+        energy_of(rbm, x), torch.rand(20000, 3, generator=g, dtype=torch.float64), g
+    )
     assert result.samples.shape == (20000, 3)
     assert total_variation(empirical(result.samples, y_states), p) < 0.02
 
@@ -162,8 +163,16 @@ def test_cd_training_improves_reconstruction_and_pseudo_likelihood(trained):
 
 
 def _gibbs_samples(registry, task, profile, data, model, method):
-    ectx = EvalContext(registry, task, replace(profile, n_samples=500, sampler_steps=200), 3, "cpu",
-                       model=model, data=data, method=method)
+    ectx = EvalContext(
+        registry,
+        task,
+        replace(profile, n_samples=500, sampler_steps=200),
+        3,
+        "cpu",
+        model=model,
+        data=data,
+        method=method,
+    )
     return ectx.samples().samples
 
 

@@ -34,8 +34,7 @@ def mmd2_numpy(a, b, hs):
     k = lambda u, v: sum(np.exp(-cdist(u, v, "sqeuclidean") / (2 * h * h)) for h in hs)  # noqa: E731
     kaa, kbb, kab = k(a, a), k(b, b), k(a, b)
     m, n = len(a), len(b)
-    return ((kaa.sum() - np.trace(kaa)) / (m * (m - 1)) + (kbb.sum() - np.trace(kbb)) / (n * (n - 1))
-            - 2 * kab.mean())
+    return (kaa.sum() - np.trace(kaa)) / (m * (m - 1)) + (kbb.sum() - np.trace(kbb)) / (n * (n - 1)) - 2 * kab.mean()
 
 
 @pytest.mark.parametrize("dim", [2, 64])
@@ -67,8 +66,13 @@ def w2_linprog(a, b):
     cost = (a[:, None] - b[None, :]) ** 2
     rows = np.kron(np.eye(m), np.ones(n))  # sum_j P_ij = 1/m
     cols = np.kron(np.ones(m), np.eye(n))  # sum_i P_ij = 1/n
-    res = linprog(cost.ravel(), A_eq=np.vstack([rows, cols]),
-                  b_eq=np.r_[np.full(m, 1 / m), np.full(n, 1 / n)], bounds=(0, None), method="highs")
+    res = linprog(
+        cost.ravel(),
+        A_eq=np.vstack([rows, cols]),
+        b_eq=np.r_[np.full(m, 1 / m), np.full(n, 1 / n)],
+        bounds=(0, None),
+        method="highs",
+    )
     return math.sqrt(res.fun)
 
 
@@ -199,7 +203,8 @@ def test_digits_classifier_is_accurate_and_its_fid_ranks_sensibly():
     assert float(clf["heldout_accuracy"]) > 0.9
     train, _, held, labels = digits_split()
     assert (digits_logits(held).argmax(1) == labels).float().mean() == pytest.approx(
-        float(clf["heldout_accuracy"]), abs=1e-6)
+        float(clf["heldout_accuracy"]), abs=1e-6
+    )
     feats = digits_features(held)
     assert feats.shape == (len(held), 64) and (feats >= 0).all()  # post-ReLU penultimate layer
 

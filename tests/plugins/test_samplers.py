@@ -111,8 +111,16 @@ def test_annealing_crosses_barriers_plain_langevin_does_not(registry):
 
 def test_langevin_reports_and_samples_its_temperature(registry):
     """Decoupled noise: T = noise^2 / (2 step); the chains sample exp(-E / T)."""
-    res = run(registry, "langevin", gaussian_energy(torch.zeros(2), torch.eye(2)), steps=600, step=0.02,
-              noise=0.1, scale_to_domain=False, clamp=False)
+    res = run(
+        registry,
+        "langevin",
+        gaussian_energy(torch.zeros(2), torch.eye(2)),
+        steps=600,
+        step=0.02,
+        noise=0.1,
+        scale_to_domain=False,
+        clamp=False,
+    )
     t = 0.1**2 / (2 * 0.02)
     assert res.stats["temperature"] == pytest.approx(t)
     # ULA's exact stationary variance on E = |y|^2 / 2: T / (1 - step / 2)
@@ -143,8 +151,7 @@ def test_acceptance_tends_to_one_as_step_shrinks(registry, name, step_key):
     assert 0.0 < accept[1.0] < 0.9  # the MH test does reject when the step is too large
 
 
-@pytest.mark.parametrize("name,params", [("mala", {"steps": 300, "step": 0.05}),
-                                         ("hmc", {"steps": 80, "step": 0.2})])
+@pytest.mark.parametrize("name,params", [("mala", {"steps": 300, "step": 0.05}), ("hmc", {"steps": 80, "step": 0.2})])
 def test_metropolis_samplers_target_the_truncated_density(registry, name, params):
     """Domain [0, 4.5] x [-4.5, 4.5], N(0, I): y1 is half-normal, mean sqrt(2 / pi)."""
     box = torch.tensor([[0.0, 4.5], [-4.5, 4.5]])
@@ -165,8 +172,9 @@ def test_projection_clamping_keeps_chains_in_the_box(registry, name):
     assert (free.abs() > 1).any()
 
 
-@pytest.mark.parametrize("optimizer,params", [("sgd", {"step": 0.05}),
-                                              ("adam", {"adam_lr": 0.02, "schedule": "cosine"})])
+@pytest.mark.parametrize(
+    "optimizer,params", [("sgd", {"step": 0.05}), ("adam", {"adam_lr": 0.02, "schedule": "cosine"})]
+)
 def test_gradient_descent_reaches_the_minimum_of_a_quadratic(registry, optimizer, params):
     res = run(registry, "gradient_descent", gaussian_energy(), n=200, steps=300, optimizer=optimizer, **params)
     assert torch.allclose(res.samples, MU.expand(200, 2), atol=2e-3)
@@ -177,8 +185,7 @@ def test_grad_clip_bounds_each_move(registry):
     """One descent step from far away moves every chain by exactly step * clip."""
     init = torch.tensor([[4.0, 4.0], [-4.0, 3.0], [0.5, -0.3]])
     energy = gaussian_energy(torch.zeros(2), 100 * torch.eye(2))  # huge gradients
-    res = run(registry, "gradient_descent", energy, init=init, steps=1, step=0.1, grad_clip=2.0,
-              scale_to_domain=False)
+    res = run(registry, "gradient_descent", energy, init=init, steps=1, step=0.1, grad_clip=2.0, scale_to_domain=False)
     moved = (res.samples - init).norm(dim=1)
     assert torch.allclose(moved, torch.full((3,), 0.2), atol=1e-5)
 

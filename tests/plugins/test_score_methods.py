@@ -53,8 +53,10 @@ class Quadratic(nn.Module):
 def gaussian():
     """20 000 draws of N(MU, COV) and their sample mean and covariance (NumPy)."""
     g = torch.Generator().manual_seed(0)
-    y = torch.from_numpy(MU).float() + torch.randn(20000, 2, generator=g) @ torch.from_numpy(
-        np.linalg.cholesky(COV)).float().T
+    y = (
+        torch.from_numpy(MU).float()
+        + torch.randn(20000, 2, generator=g) @ torch.from_numpy(np.linalg.cholesky(COV)).float().T
+    )
     y64 = y.double().numpy()
     return y, y64.mean(0), np.cov(y64.T)
 
@@ -129,7 +131,9 @@ def test_ssm_loss_is_unbiased_for_the_score_matching_objective():
     y = torch.randn(64, 2, generator=g)
     p = torch.from_numpy(model.precision()).float()
     exact = (-torch.trace(p) + 0.5 * ((y - model.mu.detach()) @ p).pow(2).sum(-1).mean()).item()
-    draws = {vr: torch.tensor([ssm_loss(model, y, None, g, vr=vr)[0].item() for _ in range(400)]) for vr in (False, True)}
+    draws = {
+        vr: torch.tensor([ssm_loss(model, y, None, g, vr=vr)[0].item() for _ in range(400)]) for vr in (False, True)
+    }
     for vr, d in draws.items():
         assert abs(d.mean().item() - exact) < 4 * d.std().item() / 20 + 1e-6, (vr, d.mean(), exact)
     assert draws[True].std() < draws[False].std()
@@ -164,13 +168,16 @@ def train_method(registry, task_name, model_name, method_name, steps=40, **param
     return model, ctx
 
 
-@pytest.mark.parametrize("method,params,extra", [
-    ("dsm", {}, set()),
-    ("dsm_multi", {}, {"sigma_eff"}),
-    ("dsm_multi", {"schedule": "anneal"}, {"sigma"}),
-    ("ssm", {}, {"trace_term", "norm_term"}),
-    ("ssm", {"vr": True, "projections": 2, "distribution": "gaussian"}, {"trace_term", "norm_term"}),
-])
+@pytest.mark.parametrize(
+    "method,params,extra",
+    [
+        ("dsm", {}, set()),
+        ("dsm_multi", {}, {"sigma_eff"}),
+        ("dsm_multi", {"schedule": "anneal"}, {"sigma"}),
+        ("ssm", {}, {"trace_term", "norm_term"}),
+        ("ssm", {"vr": True, "projections": 2, "distribution": "gaussian"}, {"trace_term", "norm_term"}),
+    ],
+)
 @pytest.mark.parametrize("task", ["8gaussians", "horn"])
 def test_methods_train_and_log_their_diagnostics(registry, method, params, extra, task):
     model, ctx = train_method(registry, task, "mlp", method, **params)

@@ -36,8 +36,7 @@ def mmd2_reference(a: np.ndarray, b: np.ndarray, bandwidths) -> float:
 
     m, n = len(a), len(b)
     kxx, kyy, kxy = k(a, a), k(b, b), k(a, b)
-    return ((kxx.sum() - np.trace(kxx)) / (m * (m - 1)) + (kyy.sum() - np.trace(kyy)) / (n * (n - 1))
-            - 2 * kxy.mean())
+    return (kxx.sum() - np.trace(kxx)) / (m * (m - 1)) + (kyy.sum() - np.trace(kyy)) / (n * (n - 1)) - 2 * kxy.mean()
 
 
 @pytest.mark.parametrize("block", [2048, 16, 7])
@@ -101,7 +100,7 @@ class SquaredNorm(torch.nn.Module):
     """E(y) = ||y||^2: every expectation below has a closed form."""
 
     def forward(self, y, x=None):
-        return (y ** 2).sum(-1)
+        return (y**2).sum(-1)
 
 
 def eval_context(registry, task_name, model, seed=0):
@@ -119,7 +118,7 @@ def test_energy_gap_and_auroc_metrics_on_a_closed_form_energy(registry):
     r, s = 4.0 / 1.414, 0.5 / 1.414
     expected = 13.5 - (r * r + 2 * s * s)
     n = len(ctx.data.test)
-    sd = math.sqrt(2 * 4.5 ** 4 * 4 / 45 / n + 4 * r * r * s * s / n)  # std of the two sample means
+    sd = math.sqrt(2 * 4.5**4 * 4 / 45 / n + 4 * r * r * s * s / n)  # std of the two sample means
     assert gap == pytest.approx(expected, abs=5 * sd)
     auroc = registry.make("metrics", "auroc_noise").compute(ctx)
     # P(||y|| < ||u||) for the ring of radius ~2.83 against the uniform square

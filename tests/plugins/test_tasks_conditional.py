@@ -58,8 +58,11 @@ def test_branches_modes_are_the_modes_of_y_given_x():
         peak = 0.5 * (edges[counts.argmax()] + edges[counts.argmax() + 1])
         assert abs(peak - m) <= 0.04
         assert abs(float(np.median(y[np.abs(y - m) < 0.5])) - m) < 0.005
-    assert torch.allclose(task.support_distance(modes[:, :, 0].reshape(3, 1), torch.full((3, 1), 0.3)),
-                          torch.zeros(3, dtype=torch.float64), atol=1e-12)
+    assert torch.allclose(
+        task.support_distance(modes[:, :, 0].reshape(3, 1), torch.full((3, 1), 0.3)),
+        torch.zeros(3, dtype=torch.float64),
+        atol=1e-12,
+    )
 
 
 # ---------------------------------------------------------------------------- horn

@@ -35,15 +35,16 @@ def test_grid_interpolate_matches_scipy_bilinear():
     lo, hi = grid.GRID_DOMAIN
     h = (hi - lo) / res
     axis = lo + h * (np.arange(res) + 0.5)
-    y = (torch.rand(2000, 2, generator=g, dtype=torch.float64) * (axis[-1] - axis[0]) + axis[0])
+    y = torch.rand(2000, 2, generator=g, dtype=torch.float64) * (axis[-1] - axis[0]) + axis[0]
     want = RegularGridInterpolator((axis, axis), values.numpy(), method="linear")(y.numpy())
     np.testing.assert_allclose(grid.grid_interpolate(values, y).numpy(), want, rtol=1e-12, atol=1e-12)
     # at the centres it returns the stored values; outside the domain the fill value
     centres = torch.tensor([[axis[3], axis[5]], [axis[0], axis[-1]]])
     assert torch.allclose(grid.grid_interpolate(values, centres), values[[3, 0], [5, res - 1]])
     far = torch.tensor([[5.0, 0.0], [0.0, -4.6]], dtype=torch.float64)
-    assert torch.equal(grid.grid_interpolate(values, far, outside=-1.0), torch.tensor([-1.0, -1.0],
-                                                                                     dtype=torch.float64))
+    assert torch.equal(
+        grid.grid_interpolate(values, far, outside=-1.0), torch.tensor([-1.0, -1.0], dtype=torch.float64)
+    )
 
 
 def test_grid_log_normalise_integrates_to_one():

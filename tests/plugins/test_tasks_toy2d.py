@@ -163,8 +163,7 @@ def test_exact_log_density_integrates_to_one_on_the_grid(name):
 
 def test_rings_bessel_form_equals_angular_quadrature():
     s, radii = toy2d.Rings.NOISE, toy2d.Rings.RADII
-    y = torch.tensor([[0.0, 0.0], [3.05, 0.0], [1.0, 1.0], [-0.5, 0.56], [0.0, -2.2], [4.0, 3.0]],
-                     dtype=torch.float64)
+    y = torch.tensor([[0.0, 0.0], [3.05, 0.0], [1.0, 1.0], [-0.5, 0.56], [0.0, -2.2], [4.0, 3.0]], dtype=torch.float64)
     theta = np.linspace(0, 2 * np.pi, 20_000, endpoint=False)
     direct = np.zeros(len(y))
     for R in radii:  # p_R(y) = mean over the angle of the 2-D normal density at y - R u(theta)
@@ -191,8 +190,7 @@ def test_exact_score_matches_finite_differences(name):
     assert torch.autograd.gradcheck(ALL[name]().log_density, (y,))
 
 
-@pytest.mark.parametrize("name, figure", [("8gaussians", 2.831), ("checkerboard", math.log(32)),
-                                          ("rings", 2.617)])
+@pytest.mark.parametrize("name, figure", [("8gaussians", 2.831), ("checkerboard", math.log(32)), ("rings", 2.617)])
 def test_mean_exact_nll_matches_the_primer(name, figure):
     task = ALL[name]()
     y = task.sample(100_000, gen(11)).y

@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import pytest
 import torch
 
 import ebmbench
@@ -29,6 +28,7 @@ class Plane(ebmbench.Task):
 
 class Branches1D(ebmbench.Task):
     """y | x = +x or -x (two branches), x in [0.2, 1]."""
+
     name, kind, dim, x_dim, domain, main_metric = "two-branches", "conditional", 1, 1, ((-2.0, 2.0),), "e"
 
     def sample(self, n, generator, x=None):
@@ -38,6 +38,7 @@ class Branches1D(ebmbench.Task):
 
 class Rings(ebmbench.Task):
     """y | x on the circle of radius 1 + x."""
+
     name, kind, dim, x_dim, domain, main_metric = "rings2", "conditional", 2, 1, ((-3.0, 3.0), (-3.0, 3.0)), "e"
 
     def sample(self, n, generator, x=None):
@@ -95,8 +96,9 @@ def test_conditional_argmins_lie_on_both_branches():
     dist = np.minimum(abs(found[..., 0] - xs[:, None]), abs(found[..., 0] + xs[:, None]))
     assert dist.max() < 1e-3
     assert ((found[..., 0] > 0).any(1) & (found[..., 0] < 0).any(1)).all()  # every x: both branches
-    np.testing.assert_allclose(abs(out["cond_true"][..., 0]), np.repeat(xs[:, None], out["cond_true"].shape[1], 1),
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        abs(out["cond_true"][..., 0]), np.repeat(xs[:, None], out["cond_true"].shape[1], 1), rtol=1e-6
+    )
     assert out["cond_grid_energy"].shape == (GRID, GRID // 2)
 
 
@@ -108,16 +110,21 @@ def test_conditional_argmins_on_the_ring():
     radius = np.linalg.norm(out["cond_argmin"], axis=-1)
     assert out["cond_argmin"].shape == (COND_X, COND_STARTS, 2)
     np.testing.assert_allclose(radius, 1 + out["cond_x"][:, None] + 0 * radius, atol=1e-2)
-    np.testing.assert_allclose(np.linalg.norm(out["cond_true"], axis=-1),
-                               np.repeat(1 + out["cond_x"][:, None], out["cond_true"].shape[1], 1), rtol=1e-5)
+    np.testing.assert_allclose(
+        np.linalg.norm(out["cond_true"], axis=-1),
+        np.repeat(1 + out["cond_x"][:, None], out["cond_true"].shape[1], 1),
+        rtol=1e-5,
+    )
 
 
 def test_digit_samples_come_with_their_nearest_training_image():
     g = torch.Generator().manual_seed(2)
     train = ebmbench.Split(torch.rand(200, 64, generator=g))
     samples = torch.rand(40, 64, generator=g)
-    out = {k: np.asarray(v) for k, v in collect(ectx(Digits(), lambda y, x: y.sum(1), train, train, samples),
-                                                 spec()).items()}
+    out = {
+        k: np.asarray(v)
+        for k, v in collect(ectx(Digits(), lambda y, x: y.sum(1), train, train, samples), spec()).items()
+    }
     assert out["images"].shape == (32, 64)
     d = ((samples[:32, None, :].numpy() - train.y[None].numpy()) ** 2).sum(-1)
     np.testing.assert_allclose(out["nearest"], train.y.numpy()[d.argmin(1)])

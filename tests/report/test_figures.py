@@ -38,8 +38,12 @@ def subset(run, tasks):
     """The same run restricted to some tasks."""
     if tasks is None:
         return run
-    return RunData(run.run_dir, run.meta, run.df[run.df["task"].isin(tasks)].reset_index(drop=True),
-                   run.curves[run.curves["task"].isin(tasks)].reset_index(drop=True))
+    return RunData(
+        run.run_dir,
+        run.meta,
+        run.df[run.df["task"].isin(tasks)].reset_index(drop=True),
+        run.curves[run.curves["task"].isin(tasks)].reset_index(drop=True),
+    )
 
 
 def _make(run, maker: str, out_dir):
@@ -100,8 +104,13 @@ def test_only_applicable_figures(tmp_path):
 # ----------------------------------------------------------------- numerical helpers
 def _dominated(i, times, scores, higher):
     better = (lambda a, b: a > b) if higher else (lambda a, b: a < b)
-    return any(times[j] <= times[i] and (better(scores[j], scores[i]) or scores[j] == scores[i])
-               and (times[j] < times[i] or better(scores[j], scores[i])) for j in range(len(times)) if j != i)
+    return any(
+        times[j] <= times[i]
+        and (better(scores[j], scores[i]) or scores[j] == scores[i])
+        and (times[j] < times[i] or better(scores[j], scores[i]))
+        for j in range(len(times))
+        if j != i
+    )
 
 
 @pytest.mark.parametrize("higher", [False, True])
@@ -134,7 +143,7 @@ def test_mosaic_tiles_images_with_gutters():
     canvas = mosaic(imgs, (2, 2), ncols=3, pad=1)
     assert canvas.shape == (2 * 2 + 1, 3 * 2 + 2)
     for k, (r, c) in zip(range(5), itertools.product(range(2), range(3))):
-        np.testing.assert_array_equal(canvas[3 * r:3 * r + 2, 3 * c:3 * c + 2], imgs[k].reshape(2, 2))
+        np.testing.assert_array_equal(canvas[3 * r : 3 * r + 2, 3 * c : 3 * c + 2], imgs[k].reshape(2, 2))
     assert np.isnan(canvas[2]).all() and np.isnan(canvas[:, 2]).all()
     assert np.isnan(canvas[3:, 6:]).all()  # the sixth slot is empty
 

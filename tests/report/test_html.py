@@ -106,8 +106,23 @@ def test_after_run_never_fails_the_run(tmp_path, capsys):
 @pytest.mark.slow
 def test_run_writes_report_and_artifacts(tmp_path):
     """A real cell: its arrays reach artifacts/<cell>.npz and `run` ends with the report."""
-    args = ["run", "-t", "8gaussians", "-m", "kmeans", "-M", "kmeans", "--profile", "smoke", "--seeds", "1",
-            "--metric", "mmd2", "--out", str(tmp_path)]
+    args = [
+        "run",
+        "-t",
+        "8gaussians",
+        "-m",
+        "kmeans",
+        "-M",
+        "kmeans",
+        "--profile",
+        "smoke",
+        "--seeds",
+        "1",
+        "--metric",
+        "mmd2",
+        "--out",
+        str(tmp_path),
+    ]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, (result.output, result.exception)
     (run_dir,) = (tmp_path / "runs").iterdir()

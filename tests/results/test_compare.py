@@ -28,8 +28,21 @@ DIRECTIONS = {"nll": "lower", "acc": "higher", "beta": "none"}
 MAIN = {"t": "nll", "c": "acc", "u": "nll"}
 
 
-def cells(values, *, task="t", label="m/h", metric="nll", data_seeds=None, statuses=None, reasons=None,
-          profile="quick", model_params="{}", method_params="{}", reps=None, extra=None):
+def cells(
+    values,
+    *,
+    task="t",
+    label="m/h",
+    metric="nll",
+    data_seeds=None,
+    statuses=None,
+    reasons=None,
+    profile="quick",
+    model_params="{}",
+    method_params="{}",
+    reps=None,
+    extra=None,
+):
     """One (task, label) group: a row per rep, `values[i]` in column `metric`."""
     reps = list(range(len(values))) if reps is None else reps
     data_seeds = [1000 + r for r in reps] if data_seeds is None else data_seeds
@@ -37,10 +50,22 @@ def cells(values, *, task="t", label="m/h", metric="nll", data_seeds=None, statu
     rows = []
     for i, (rep, v) in enumerate(zip(reps, values, strict=True)):
         model, method = label.split("/")
-        row = {"task": task, "model": model, "method": method, "label": label, "rep": rep, "seed": 10 * rep + 7,
-               "data_seed": data_seeds[i], "status": statuses[i], "reason": (reasons or {}).get(rep),
-               "profile": profile, "model_params": model_params, "method_params": method_params,
-               "cell_key": f"{task}-{label}-{rep}", metric: v if statuses[i] == "done" else np.nan}
+        row = {
+            "task": task,
+            "model": model,
+            "method": method,
+            "label": label,
+            "rep": rep,
+            "seed": 10 * rep + 7,
+            "data_seed": data_seeds[i],
+            "status": statuses[i],
+            "reason": (reasons or {}).get(rep),
+            "profile": profile,
+            "model_params": model_params,
+            "method_params": method_params,
+            "cell_key": f"{task}-{label}-{rep}",
+            metric: v if statuses[i] == "done" else np.nan,
+        }
         row.update({k: vals[i] for k, vals in (extra or {}).items()})
         rows.append(row)
     return pd.DataFrame(rows)
@@ -96,13 +121,16 @@ def test_improvement_is_better():
     assert row["mark"] == "better" and row["ci_high"] < 0
 
 
-@pytest.mark.parametrize(("metric", "shift", "mark"), [
-    ("nll", +0.2, "worse"), ("nll", -0.2, "better"), ("acc", +0.2, "better"), ("acc", -0.2, "worse")])
+@pytest.mark.parametrize(
+    ("metric", "shift", "mark"),
+    [("nll", +0.2, "worse"), ("nll", -0.2, "better"), ("acc", +0.2, "better"), ("acc", -0.2, "worse")],
+)
 def test_direction_decides_which_way_is_worse(metric, shift, mark):
     base, cur = pair(np.random.default_rng(4), mean=2.0, shift=shift)
     task = "t" if metric == "nll" else "c"
-    table = compare_frames(cells(base, task=task, metric=metric), cells(cur, task=task, metric=metric),
-                           DIRECTIONS, MAIN)
+    table = compare_frames(
+        cells(base, task=task, metric=metric), cells(cur, task=task, metric=metric), DIRECTIONS, MAIN
+    )
     assert one(table)["mark"] == mark
     assert has_regression(table) == (mark == "worse")
 
@@ -116,12 +144,23 @@ def test_significant_change_inside_the_band_is_unchanged():
 
 def test_per_metric_and_absolute_tolerance():
     base, cur = pair(np.random.default_rng(5), shift=0.02, noise_sd=1e-4)
-    assert one(compare_frames(cells(base), cells(cur), DIRECTIONS, MAIN,
-                              CompareConfig(per_metric_tol={"nll": (0.01, 0.0)})))["mark"] == "worse"
-    assert one(compare_frames(cells(base), cells(cur), DIRECTIONS, MAIN,
-                              CompareConfig(rel_tol=0.0, abs_tol=0.03)))["mark"] == "unchanged"
-    row = one(compare_frames(cells(base), cells(cur), DIRECTIONS, MAIN,
-                             CompareConfig(abs_tol=0.03, per_metric_tol={"nll": (0.0, 0.01)})))
+    assert (
+        one(
+            compare_frames(
+                cells(base), cells(cur), DIRECTIONS, MAIN, CompareConfig(per_metric_tol={"nll": (0.01, 0.0)})
+            )
+        )["mark"]
+        == "worse"
+    )
+    assert (
+        one(compare_frames(cells(base), cells(cur), DIRECTIONS, MAIN, CompareConfig(rel_tol=0.0, abs_tol=0.03)))["mark"]
+        == "unchanged"
+    )
+    row = one(
+        compare_frames(
+            cells(base), cells(cur), DIRECTIONS, MAIN, CompareConfig(abs_tol=0.03, per_metric_tol={"nll": (0.0, 0.01)})
+        )
+    )
     assert row["mark"] == "worse" and row["tolerance"] == 0.01
 
 
@@ -154,8 +193,11 @@ def test_bootstrap_is_deterministic_and_seeded():
 def test_identical_results_are_unchanged():
     row = one(compare_frames(cells([1.0] * 5), cells([1.0] * 5), DIRECTIONS, MAIN))
     assert (row["mark"], row["test"], row["p_value"], row["delta"]) == ("unchanged", PAIRED, 1.0, 0.0)
-    ties = one(compare_frames(cells([1.0] * 4, data_seeds=[1, 2, 3, 4]), cells([1.0] * 4, data_seeds=[5, 6, 7, 8]),
-                              DIRECTIONS, MAIN))
+    ties = one(
+        compare_frames(
+            cells([1.0] * 4, data_seeds=[1, 2, 3, 4]), cells([1.0] * 4, data_seeds=[5, 6, 7, 8]), DIRECTIONS, MAIN
+        )
+    )
     assert (ties["mark"], ties["test"]) == ("unchanged", UNPAIRED)
 
 
@@ -224,12 +266,16 @@ def test_holm_across_groups_matches_hand_computation():
     """Exact one-sided Mann-Whitney p-values: 5v5 separated 1/252, 4v4 separated 1/70,
     4v4 with one overlap (U=15) 2/70; Holm: 3/252, 2/70, max(2/70, 2/70)."""
     seeds = {"b": [1, 2, 3, 4, 5], "c": [6, 7, 8, 9, 10]}
-    base = frame(cells([1.0, 1.01, 1.02, 1.03, 1.04], label="a/h", data_seeds=seeds["b"]),
-                 cells([1.0, 1.05, 1.1, 1.15], label="b/h", data_seeds=seeds["b"][:4]),
-                 cells([1.0, 1.05, 1.1, 1.25], label="c/h", data_seeds=seeds["b"][:4]))
-    cur = frame(cells([1.5, 1.51, 1.52, 1.53, 1.54], label="a/h", data_seeds=seeds["c"]),
-                cells([1.3, 1.35, 1.4, 1.45], label="b/h", data_seeds=seeds["c"][:4]),
-                cells([1.2, 1.3, 1.4, 1.5], label="c/h", data_seeds=seeds["c"][:4]))
+    base = frame(
+        cells([1.0, 1.01, 1.02, 1.03, 1.04], label="a/h", data_seeds=seeds["b"]),
+        cells([1.0, 1.05, 1.1, 1.15], label="b/h", data_seeds=seeds["b"][:4]),
+        cells([1.0, 1.05, 1.1, 1.25], label="c/h", data_seeds=seeds["b"][:4]),
+    )
+    cur = frame(
+        cells([1.5, 1.51, 1.52, 1.53, 1.54], label="a/h", data_seeds=seeds["c"]),
+        cells([1.3, 1.35, 1.4, 1.45], label="b/h", data_seeds=seeds["c"][:4]),
+        cells([1.2, 1.3, 1.4, 1.5], label="c/h", data_seeds=seeds["c"][:4]),
+    )
     table = compare_frames(base, cur, DIRECTIONS, MAIN).set_index("label")
     np.testing.assert_allclose(table.loc[["a/h", "b/h", "c/h"], "p_value"], [1 / 252, 1 / 70, 2 / 70])
     np.testing.assert_allclose(table.loc[["a/h", "b/h", "c/h"], "p_holm"], [3 / 252, 2 / 70, 2 / 70])
@@ -246,17 +292,26 @@ def test_holm_makes_borderline_p_values_not_significant():
     assert set(table["mark"]) == {"unchanged"} and not has_regression(table)
     assert table["reason"].str.contains("not significant").all()
     # alone, one of them is a regression
-    assert one(compare_frames(base[base["label"] == "m0/h"], cur[cur["label"] == "m0/h"], DIRECTIONS,
-                              MAIN))["mark"] == "worse"
+    assert (
+        one(compare_frames(base[base["label"] == "m0/h"], cur[cur["label"] == "m0/h"], DIRECTIONS, MAIN))["mark"]
+        == "worse"
+    )
 
 
 # ------------------------------------------------------------------ statuses
 def test_newly_failing_and_fixed():
-    base = frame(cells([1.0, 1.0, 1.0, 1.0, 1.0]),
-                 cells([1.0, 1.0, 1.0, 1.0, 1.0], label="x/h", statuses=["done", "diverged", "done", "done", "done"]))
-    cur = frame(cells([1.0, 1.0, 1.0, 1.0, 1.0], statuses=["done", "done", "error", "done", "timeout"],
-                      reasons={2: "CUDA out of memory\nTraceback (most recent call last): ...", 4: "over 60 s"}),
-                cells([1.0, 1.0, 1.0, 1.0, 1.0], label="x/h"))
+    base = frame(
+        cells([1.0, 1.0, 1.0, 1.0, 1.0]),
+        cells([1.0, 1.0, 1.0, 1.0, 1.0], label="x/h", statuses=["done", "diverged", "done", "done", "done"]),
+    )
+    cur = frame(
+        cells(
+            [1.0, 1.0, 1.0, 1.0, 1.0],
+            statuses=["done", "done", "error", "done", "timeout"],
+            reasons={2: "CUDA out of memory\nTraceback (most recent call last): ...", 4: "over 60 s"},
+        ),
+        cells([1.0, 1.0, 1.0, 1.0, 1.0], label="x/h"),
+    )
     table = compare_frames(base, cur, DIRECTIONS, MAIN)
     failing = one(table[table["mark"] == "newly failing"])
     assert (failing["label"], failing["metric"]) == ("m/h", "status")
@@ -291,8 +346,12 @@ def test_all_reps_failing_now():
 # ------------------------------------------------------------------ new, gone, incomparable
 def test_new_and_gone():
     base = frame(cells([1.0, 1.0]), cells([2.0, 2.0], label="old/h"))
-    cur = frame(cells([1.0, 1.0]), cells([3.0, 3.0], label="fresh/h"), cells([0.5, 0.7], task="c", metric="acc"),
-                cells([np.nan], task="u", label="z/h", statuses=["error"]))
+    cur = frame(
+        cells([1.0, 1.0]),
+        cells([3.0, 3.0], label="fresh/h"),
+        cells([0.5, 0.7], task="c", metric="acc"),
+        cells([np.nan], task="u", label="z/h", statuses=["error"]),
+    )
     table = compare_frames(base, cur, DIRECTIONS, MAIN).set_index(["task", "label"])
     assert table.loc[("t", "old/h"), "mark"] == "gone" and table.loc[("t", "old/h"), "base_mean"] == 2.0
     assert table.loc[("t", "fresh/h"), "mark"] == "new" and table.loc[("t", "fresh/h"), "cur_mean"] == 3.0
@@ -312,11 +371,20 @@ def test_incomparable_on_profile_change():
 
 def test_incomparable_on_params_change():
     base, cur = pair(np.random.default_rng(10))
-    row = one(compare_frames(cells(base, method_params=json.dumps({"lr": 0.1})),
-                             cells(cur, method_params=json.dumps({"lr": 0.01})), DIRECTIONS, MAIN))
+    row = one(
+        compare_frames(
+            cells(base, method_params=json.dumps({"lr": 0.1})),
+            cells(cur, method_params=json.dumps({"lr": 0.01})),
+            DIRECTIONS,
+            MAIN,
+        )
+    )
     assert row["mark"] == "incomparable" and "method_params differs" in row["reason"] and "0.01" in row["reason"]
-    row = one(compare_frames(cells(base, model_params='{"hidden":64}'), cells(cur, model_params='{"hidden":32}'),
-                             DIRECTIONS, MAIN))
+    row = one(
+        compare_frames(
+            cells(base, model_params='{"hidden":64}'), cells(cur, model_params='{"hidden":32}'), DIRECTIONS, MAIN
+        )
+    )
     assert row["mark"] == "incomparable" and "model_params differs" in row["reason"]
 
 
@@ -330,9 +398,14 @@ def meta(**hashes):
 
 def test_source_hashes_of_model_and_method_are_information_only():
     base, cur = pair(np.random.default_rng(11), shift=0.2)
-    table = compare_frames(cells(base), cells(cur), DIRECTIONS, MAIN,
-                           base_meta=meta(models_m="aaaa1111", methods_h="cccc", tasks_t="tt", metrics_nll="nn"),
-                           cur_meta=meta(models_m="bbbb2222", methods_h="cccc", tasks_t="tt", metrics_nll="nn"))
+    table = compare_frames(
+        cells(base),
+        cells(cur),
+        DIRECTIONS,
+        MAIN,
+        base_meta=meta(models_m="aaaa1111", methods_h="cccc", tasks_t="tt", metrics_nll="nn"),
+        cur_meta=meta(models_m="bbbb2222", methods_h="cccc", tasks_t="tt", metrics_nll="nn"),
+    )
     row = one(table)
     assert row["mark"] == "worse" and "model m source changed aaaa1111 → bbbb2222" in row["reason"]
     assert "method h" not in row["reason"]
@@ -342,16 +415,28 @@ def test_source_hash_of_task_or_metric_makes_incomparable():
     base, cur = pair(np.random.default_rng(12))
     b, c = cells(base, extra={"acc": list(base)}), cells(cur, extra={"acc": list(base)})
     config = CompareConfig(metrics=("nll", "acc"))
-    row = one(compare_frames(b, c, DIRECTIONS, MAIN, base_meta=meta(tasks_t="old1"), cur_meta=meta(tasks_t="new2"),
-                             config=CompareConfig()))
+    row = one(
+        compare_frames(
+            b,
+            c,
+            DIRECTIONS,
+            MAIN,
+            base_meta=meta(tasks_t="old1"),
+            cur_meta=meta(tasks_t="new2"),
+            config=CompareConfig(),
+        )
+    )
     assert row["mark"] == "incomparable" and "task t source changed old1 → new2" in row["reason"]
-    table = compare_frames(b, c, DIRECTIONS, MAIN, config, base_meta=meta(metrics_nll="x1"),
-                           cur_meta=meta(metrics_nll="x2"))
+    table = compare_frames(
+        b, c, DIRECTIONS, MAIN, config, base_meta=meta(metrics_nll="x1"), cur_meta=meta(metrics_nll="x2")
+    )
     assert one(table, "nll")["mark"] == "incomparable" and "metric nll source changed" in one(table, "nll")["reason"]
     assert one(table, "acc")["mark"] == "unchanged"
     # a hash known on one side only says nothing
-    assert one(compare_frames(b, c, DIRECTIONS, MAIN, base_meta=meta(tasks_t="old1"), cur_meta=meta()))["mark"] \
+    assert (
+        one(compare_frames(b, c, DIRECTIONS, MAIN, base_meta=meta(tasks_t="old1"), cur_meta=meta()))["mark"]
         == "unchanged"
+    )
 
 
 # ------------------------------------------------------------------ metrics, order, summary
@@ -370,23 +455,47 @@ def test_metric_with_direction_none_is_never_worse():
 
 def test_sort_order_and_summary_counts():
     rng = np.random.default_rng(14)
+
     def g(label, shift, **kw):
         b, c = pair(rng, shift=shift)
         return cells(b, label=label), cells(c, label=label, **kw)
-    small, large, better, same, inc = g("a/h", 0.1), g("b/h", 0.4), g("c/h", -0.3), g("d/h", 0.0), \
-        g("e/h", 0.0, profile="full")
+
+    small, large, better, same, inc = (
+        g("a/h", 0.1),
+        g("b/h", 0.4),
+        g("c/h", -0.3),
+        g("d/h", 0.0),
+        g("e/h", 0.0, profile="full"),
+    )
     fail = (cells([1.0, 1.0], label="f/h"), cells([1.0, 1.0], label="f/h", statuses=["done", "error"]))
     parts = [small, large, better, same, inc, fail]
     base = frame(*[p[0] for p in parts], cells([1.0], label="gone/h"))
     cur = frame(*[p[1] for p in parts], cells([1.0], label="new/h"))
     table = compare_frames(base, cur, DIRECTIONS, MAIN)
     assert list(zip(table["label"], table["mark"], strict=True)) == [
-        ("f/h", "newly failing"), ("b/h", "worse"), ("a/h", "worse"), ("e/h", "incomparable"), ("gone/h", "gone"),
-        ("new/h", "new"), ("c/h", "better"), ("d/h", "unchanged"), ("f/h", "unchanged")]
+        ("f/h", "newly failing"),
+        ("b/h", "worse"),
+        ("a/h", "worse"),
+        ("e/h", "incomparable"),
+        ("gone/h", "gone"),
+        ("new/h", "new"),
+        ("c/h", "better"),
+        ("d/h", "unchanged"),
+        ("f/h", "unchanged"),
+    ]
     counts = summary_counts(table)
     assert list(counts) == list(MARKS)
-    assert counts == {"newly failing": 1, "worse": 2, "incomparable": 1, "new": 1, "gone": 1, "better": 1,
-                      "fixed": 0, "changed": 0, "unchanged": 2}
+    assert counts == {
+        "newly failing": 1,
+        "worse": 2,
+        "incomparable": 1,
+        "new": 1,
+        "gone": 1,
+        "better": 1,
+        "fixed": 0,
+        "changed": 0,
+        "unchanged": 2,
+    }
     assert table["n_base"].dtype.kind == "i"
 
 
@@ -422,8 +531,11 @@ def test_noise_only_comparisons_rarely_flag():
     cur = frame(*[cells(c, label=f"m{i}/h") for i, (_, c) in enumerate(pairs)])
     table = compare_frames(base, cur, DIRECTIONS, MAIN)
     assert len(table) == 200 and not has_regression(table)  # with Holm over the 200
-    alone = ((table["delta"].abs() > table["tolerance"]) & (table["p_value"] < 0.05)
-             & ((table["ci_low"] > 0) | (table["ci_high"] < 0)))
+    alone = (
+        (table["delta"].abs() > table["tolerance"])
+        & (table["p_value"] < 0.05)
+        & ((table["ci_low"] > 0) | (table["ci_high"] < 0))
+    )
     assert alone.sum() <= 20  # each comparison on its own: <= 10 % false alarms
     for label in table["label"][:8]:  # ... which is what a table of one says
         one_table = compare_frames(base[base["label"] == label], cur[cur["label"] == label], DIRECTIONS, MAIN)

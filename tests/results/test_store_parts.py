@@ -28,8 +28,21 @@ from ebmbench.results.store import RunStore, new_run_id
 
 
 def row(i, status="done", key=None, **metrics):
-    return {"run_id": "r", "cell_id": f"c{i}", "cell_key": key or f"k{i}", "task": "t", "model": "m", "method": "h",
-            "label": "m/h", "rep": i, "seed": i, "status": status, "reason": None, "train_time_s": 1.0, **metrics}
+    return {
+        "run_id": "r",
+        "cell_id": f"c{i}",
+        "cell_key": key or f"k{i}",
+        "task": "t",
+        "model": "m",
+        "method": "h",
+        "label": "m/h",
+        "rep": i,
+        "seed": i,
+        "status": status,
+        "reason": None,
+        "train_time_s": 1.0,
+        **metrics,
+    }
 
 
 def make(root, run_id, meta=None):
@@ -46,8 +59,14 @@ def test_one_part_file_per_cell_then_one_compacted_file(tmp_path):
     for i in range(3):
         store.add(row(i, acc=i / 10), [{"step": 0, "time_s": 0.0, "loss": float(i)}])
     parts = sorted(p.name for p in store.parts.iterdir())
-    assert parts == ["c0.curves.parquet", "c0.parquet", "c1.curves.parquet", "c1.parquet", "c2.curves.parquet",
-                     "c2.parquet"]
+    assert parts == [
+        "c0.curves.parquet",
+        "c0.parquet",
+        "c1.curves.parquet",
+        "c1.parquet",
+        "c2.curves.parquet",
+        "c2.parquet",
+    ]
     assert load_results(store.dir)["acc"].tolist() == [0.0, 0.1, 0.2]  # readable before compaction
     store.finish("finished")
     assert not store.parts.exists()
@@ -56,8 +75,10 @@ def test_one_part_file_per_cell_then_one_compacted_file(tmp_path):
     assert len(pd.read_parquet(store.dir / "curves.parquet")) == 3
     import pyarrow.parquet as pq
 
-    assert json.loads(pq.read_schema(store.dir / "results.parquet").metadata[b"ebmbench"])["schema_version"] == \
-        SCHEMA_VERSION
+    assert (
+        json.loads(pq.read_schema(store.dir / "results.parquet").metadata[b"ebmbench"])["schema_version"]
+        == SCHEMA_VERSION
+    )
     assert json.loads((store.dir / "run.json").read_text())["schema_version"] == SCHEMA_VERSION
 
 
@@ -95,8 +116,11 @@ def test_run_ids_carry_48_random_bits():
 
 
 def test_corrupt_runs_are_skipped_with_one_line_and_named_when_asked_for(tmp_path):
-    good = make(tmp_path, "20260101-000000-good", {"profile": {"name": "smoke"}, "n_cells": 1,
-                                                     "metric_directions": {"acc": "higher"}, "main_metrics": {}})
+    good = make(
+        tmp_path,
+        "20260101-000000-good",
+        {"profile": {"name": "smoke"}, "n_cells": 1, "metric_directions": {"acc": "higher"}, "main_metrics": {}},
+    )
     good.add(row(0, acc=0.5))
     good.finish("finished")
     torn = make(tmp_path, "20260102-000000-torn")
