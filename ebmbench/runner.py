@@ -164,8 +164,12 @@ def _copy_cached(store: RunStore, cells: list[PlannedCell], sources: dict[str, P
         for cell in group:
             src = rows.loc[cell.spec.cell_key].to_dict()
             origin = src.get("cached_from")
-            record = {**src, "cell_key": cell.spec.cell_key, "run_id": store.run_id,
-                      "cached_from": src["run_id"] if origin is None or pd.isna(origin) else origin}
+            record = {
+                **src,
+                "cell_key": cell.spec.cell_key,
+                "run_id": store.run_id,
+                "cached_from": src["run_id"] if origin is None or pd.isna(origin) else origin,
+            }
             # labels are display names: take this run's, the key guarantees the same cell
             record.update(model=cell.model_label, method=cell.method_label, label=cell.label)
             store.copy_artifacts(run_dir, record["cell_id"])
