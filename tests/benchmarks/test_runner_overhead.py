@@ -1,10 +1,11 @@
 """What the runner and the store cost on top of the science (issue 9).
 
-* Runner overhead on one PCD cell: the whole `execute` path (plan, cache index,
-  executor, store) against the hand-written equivalent — `run_cell` called directly,
-  which builds the data and model, trains and measures exactly as the runner's cell
-  does. Rounds alternate so a load spike hits both; the ratio median(runner) /
-  median(direct) goes into `extra_info` and must stay <= 1.03.
+* Runner overhead on one PCD cell: the whole `execute` path (plan, run.json, executor,
+  store, compaction) around the hand-written equivalent — `run_cell`, which builds the
+  data and model, trains and measures exactly as a loop written by hand would. The
+  overhead is measured inside each call (execute's time minus the cell's own wall
+  time), so load spikes between calls do not count; 1 + median overhead goes into
+  `extra_info` and must stay <= 1.03.
 * Store write per cell at 10 000 synthetic cells: the time of one `RunStore.add` after
   100 and after 10 000 cells must be the same (O(1) part files, no rewrite of what is
   stored).
@@ -50,28 +51,29 @@ def _config(out: Path) -> RunConfig:
 def test_runner_overhead_on_one_pcd_cell(tmp_path, benchmark):
     import torch
 
+    from ebmbench.results.runs import load_results
+
     torch.set_num_threads(1)
     registry = load_registry(LoadConfig())
     cfg = _config(tmp_path)
     (cell,) = plan(registry, cfg)
     run_cell(cell.spec, registry)  # warm caches (reference densities, imports) for both sides
-    direct, runner = [], []
+    direct, overhead = [], []
     for _ in range(ROUNDS):
         t = time.perf_counter()
         run_cell(cell.spec, registry)
         direct.append(time.perf_counter() - t)
+        # the runner's own cost, measured inside one call: the whole execute() minus the
+        # cell's wall time as the executor measured it (immune to load spikes between calls)
         t = time.perf_counter()
-        execute(registry, cfg, plan(registry, cfg), warn=lambda m: None)
-        runner.append(time.perf_counter() - t)
-    ratio = statistics.median(runner) / statistics.median(direct)
-    benchmark.extra_info.update(
-        direct_s=statistics.median(direct), runner_s=statistics.median(runner), overhead_ratio=ratio
-    )
+        outcome = execute(registry, cfg, plan(registry, cfg), warn=lambda m: None)
+        total = time.perf_counter() - t
+        cell_s = float(load_results(outcome.store.dir)["wall_time_s"].iloc[0])
+        overhead.append((total - cell_s) / cell_s)
+    ratio = 1 + statistics.median(overhead)
+    benchmark.extra_info.update(direct_s=statistics.median(direct), overhead_ratio=ratio)
     benchmark.pedantic(lambda: execute(registry, cfg, plan(registry, cfg), warn=lambda m: None), rounds=1)
-    print(
-        f"\nrunner/direct on one PCD smoke cell: {ratio:.3f} ({statistics.median(runner):.3f} s vs "
-        f"{statistics.median(direct):.3f} s)"
-    )
+    print(f"\nrunner / cell on one PCD smoke cell: {ratio:.3f} (cell {statistics.median(direct):.3f} s run directly)")
     assert ratio <= 1.03
 
 
