@@ -1,9 +1,9 @@
 """What the runner and the store cost on top of the science (issue 9).
 
-* Runner overhead on one PCD cell: the whole `execute` path (plan, run.json, executor,
-  store, compaction) around the hand-written equivalent — `run_cell`, which builds the
-  data and model, trains and measures exactly as a loop written by hand would. The
-  overhead is measured inside each call (execute's time minus the cell's own wall
+* Runner overhead on one PCD cell (quick profile, as `run --all` runs it): the whole
+  `execute` path (plan, run.json, executor, store, compaction) around the hand-written
+  equivalent — `run_cell`, which builds the data and model, trains and measures exactly
+  as a loop written by hand would. The overhead is measured inside each call (execute's time minus the cell's own wall
   time), so load spikes between calls do not count; 1 + median overhead goes into
   `extra_info` and must stay <= 1.03.
 * Store write per cell at 10 000 synthetic cells: the time of one `RunStore.add` after
@@ -29,7 +29,7 @@ from ebmbench.results.store import RunStore
 from ebmbench.runner import execute
 
 pytestmark = pytest.mark.slow
-ROUNDS = 5
+ROUNDS = 3
 
 
 def _config(out: Path) -> RunConfig:
@@ -39,7 +39,7 @@ def _config(out: Path) -> RunConfig:
         sel("mlp"),
         sel("pcd"),
         seeds=1,
-        profile="smoke",
+        profile="quick",  # the default profile: a PCD cell of `run --all`
         out=out,
         metrics=("nll_grid", "mmd2", "energy_gap"),
         curve_metrics=(),
@@ -73,7 +73,7 @@ def test_runner_overhead_on_one_pcd_cell(tmp_path, benchmark):
     ratio = 1 + statistics.median(overhead)
     benchmark.extra_info.update(direct_s=statistics.median(direct), overhead_ratio=ratio)
     benchmark.pedantic(lambda: execute(registry, cfg, plan(registry, cfg), warn=lambda m: None), rounds=1)
-    print(f"\nrunner / cell on one PCD smoke cell: {ratio:.3f} (cell {statistics.median(direct):.3f} s run directly)")
+    print(f"\nrunner / cell on one PCD quick cell: {ratio:.3f} (cell {statistics.median(direct):.3f} s run directly)")
     assert ratio <= 1.03
 
 
