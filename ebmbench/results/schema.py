@@ -18,7 +18,6 @@ from ebmbench.executor_api import Status
 __all__ = [
     "SCHEMA_VERSION",
     "Status",
-    "FINAL_STATUSES",
     "FAILED_STATUSES",
     "RunStatus",
     "ResultRow",
@@ -29,7 +28,6 @@ __all__ = [
 SCHEMA_VERSION = 2
 
 
-FINAL_STATUSES = tuple(s.value for s in Status)
 FAILED_STATUSES = ("error", "diverged", "timeout")  # what --fail-on may name
 
 
