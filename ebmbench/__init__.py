@@ -19,6 +19,7 @@ from ebmbench.contracts import (
 )
 from ebmbench.hookspecs import hookimpl
 from ebmbench.profiles import Profile
+from ebmbench.suite_api import Suite, SuiteGroup
 
 __all__ = [
     "__version__",
@@ -34,6 +35,8 @@ __all__ = [
     "SampleResult",
     "Metric",
     "Profile",
+    "Suite",
+    "SuiteGroup",
     "TrainContext",
     "EvalContext",
     "Diverged",

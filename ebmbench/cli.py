@@ -8,6 +8,7 @@ Heavy libraries (torch, pandas) are imported inside commands, so `--help` is fas
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -20,7 +21,7 @@ from ebmbench.errors import UsageError
 
 __all__ = ["cli", "main"]
 
-KIND_NAMES = ("tasks", "models", "methods", "samplers", "metrics", "executors")
+KIND_NAMES = ("tasks", "models", "methods", "samplers", "metrics", "executors", "suites")
 
 
 def _console(stderr: bool = False):
@@ -122,6 +123,7 @@ def list_cmd(kind, as_json, long_, **load):
         "samplers": (),
         "metrics": ("direction", "task_kinds", "requires"),
         "executors": (),
+        "suites": ("suite_version", "profile"),
     }
     for k in kinds:
         table = Table(title=f"{k} ({len(data[k])})", title_justify="left")
@@ -200,6 +202,12 @@ def _selections(values):
     "./pyproject.toml is read too. Flags given on the command line win.",
 )
 @click.option("--all", "run_all", is_flag=True, help="Every registered task, model and method.")
+@click.option(
+    "--suite",
+    default=None,
+    metavar="NAME",
+    help="A registered suite (see `ebmbench list suites`): its tasks, models, methods, seeds and profile.",
+)
 @click.option("-t", "--task", "tasks", multiple=True, help="Task name(s); comma-separated or repeated.")
 @click.option("-m", "--model", "models", multiple=True, help='Model(s), e.g. "mlp[hidden=64]".')
 @click.option("-M", "--method", "methods", multiple=True, help='Method(s), e.g. "pcd[steps=20]"; a|b sweeps.')
@@ -297,6 +305,7 @@ def _selections(values):
 def run_cmd(
     ctx,
     run_all,
+    suite,
     tasks,
     models,
     methods,
@@ -325,7 +334,7 @@ def run_cmd(
 
     Cells already computed under --out with the same code, parameters and seeds are
     reused (see --force); --resume continues an interrupted run."""
-    from ebmbench.execution.plan import RunConfig, plan, selections_from_json
+    from ebmbench.execution.plan import RunConfig, plan, plan_suite, selections_from_json
     from ebmbench.results.runs import find_run, load_meta
     from ebmbench.results.schema import FAILED_STATUSES
     from ebmbench.runner import mark_dead_runs
@@ -349,16 +358,25 @@ def run_cmd(
         "profile",
         "device",
         "threads",
+        "suite",
     )
     if resume is not None:
         given = [p for p in grid_options if ctx.get_parameter_source(p) == click.core.ParameterSource.COMMANDLINE]
         if given:
             raise UsageError(f"--resume continues the run's own grid; drop {', '.join(_option(ctx, p) for p in given)}")
+    elif suite is not None:
+        clash = ("run_all", "tasks", "models", "methods", "seeds", "profile")
+        given = [p for p in clash if ctx.get_parameter_source(p) == click.core.ParameterSource.COMMANDLINE]
+        if given:
+            drop = ", ".join(_option(ctx, p) for p in given)
+            raise UsageError(f"--suite decides the grid and the profile; drop {drop}")
     elif not (run_all or tasks or models or methods):
-        raise UsageError("nothing selected: pass --all, or choose with -t/-m/-M")
+        raise UsageError("nothing selected: pass --all or --suite NAME, or choose with -t/-m/-M")
     _check_device(device)
     registry = _load(**load)
     registry.get("executors", executor)
+    if suite is not None:
+        profile = registry.get("suites", suite).cls.profile
     warn = _warner()
     resume_dir = None
     if resume is not None:
@@ -369,6 +387,7 @@ def run_cmd(
         tasks_sel, models_sel, methods_sel = (selections_from_json(grid[k]) for k in ("tasks", "models", "methods"))
         seeds, base_seed, profile, device = grid["seeds"], grid["base_seed"], grid["profile"], grid["device"]
         metric_names, curve_names, threads = tuple(grid["metrics"]), tuple(grid["curve_metrics"]), grid["threads"]
+        suite = grid.get("suite")
     else:
         tasks_sel, models_sel, methods_sel = _selections(tasks), _selections(models), _selections(methods)
         metric_names = _names(*metrics)
@@ -395,9 +414,10 @@ def run_cmd(
         scheduler=scheduler,
         force=force,
         pdb=pdb,
+        suite=suite,
         argv=getattr(ctx.find_root().command, "invocation", sys.argv),
     )
-    cells = plan(registry, cfg)
+    cells = plan_suite(registry, cfg) if suite else plan(registry, cfg)
     mark_dead_runs(Path(out), warn)
     outcome = _run_with_progress(registry, cfg, cells, resume_dir, warn)
     store = outcome.store
@@ -580,6 +600,186 @@ def report_cmd(run, root, output, fmt):
         click.echo(result.markdown.read_text(), nl=False)
         return
     click.echo(f"report: {result.html} ({len(result.figures)} figures, {result.seconds:.1f} s)")
+
+
+# ------------------------------------------------------------------------- compare
+_root_option = click.option(
+    "--root",
+    type=click.Path(file_okay=False),
+    default="results",
+    show_default=True,
+    help="Results root: run ids are looked up in ROOT/runs.",
+)
+
+
+def _tolerances(values: tuple[str, ...]) -> dict[str, tuple[float, float]]:
+    """--tol METRIC=REL[,ABS] (repeatable) as {metric: (rel, abs)}."""
+    out = {}
+    for text in values:
+        metric, sep, nums = text.partition("=")
+        parts = nums.split(",") if sep else []
+        try:
+            values = [float(p) for p in parts] if 1 <= len(parts) <= 2 else [-1.0]
+            rel, abs_ = values[0], values[1] if len(values) == 2 else 0.0
+        except ValueError:
+            rel = abs_ = -1.0
+        if not (math.isfinite(rel) and math.isfinite(abs_)):
+            rel = abs_ = -1.0
+        if not metric.strip() or rel < 0 or abs_ < 0:
+            raise UsageError(f"--tol expects METRIC=REL or METRIC=REL,ABS with numbers >= 0, got {text!r}")
+        out[metric.strip()] = (rel, abs_)
+    return out
+
+
+@cli.command("compare")
+@click.argument("baseline")
+@click.argument("current", required=False)
+@_root_option
+@click.option(
+    "--metric",
+    "metrics",
+    multiple=True,
+    help="Metrics to judge (comma-separated or repeated; default: each task's main metric, plus the status).",
+)
+@click.option("--rel-tol", type=click.FloatRange(min=0), default=0.05, show_default=True, help="Relative band.")
+@click.option("--abs-tol", type=click.FloatRange(min=0), default=0.0, show_default=True, help="Absolute band.")
+@click.option("--tol", "tols", multiple=True, metavar="METRIC=REL[,ABS]", help="A metric's own band (repeatable).")
+@click.option(
+    "--alpha",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    default=0.05,
+    show_default=True,
+    help="Family-wise error rate (Holm).",
+)
+@click.option("--all-rows", is_flag=True, help="Also show unchanged rows.")
+@click.option(
+    "--format",
+    "fmt",
+    default="table",
+    show_default=True,
+    type=click.Choice(["table", "md", "json"]),
+    help="table for a terminal, md for a CI job summary, json for machines.",
+)
+def compare_cmd(baseline, current, root, metrics, rel_tol, abs_tol, tols, alpha, all_rows, fmt):
+    """Did CURRENT get worse than BASELINE? Exit 1 on a regression, 0 otherwise.
+
+    Each side is a run id or folder, a results .parquet or a baseline .json
+    (`ebmbench baseline save`); CURRENT defaults to the latest run under --root.
+    A change is a regression only when it is outside the tolerance band AND supported
+    over seeds (paired: t-test and bootstrap CI; unpaired: Mann-Whitney, >= 4 seeds a
+    side), with Holm's correction over every compared cell and metric."""
+    from ebmbench.compare_view import render_json, render_markdown, render_table
+    from ebmbench.results.baseline import load_side
+    from ebmbench.results.compare import CompareConfig, compare_sides, has_regression
+
+    warn = _warner()
+    base = load_side(baseline, Path(root), warn)
+    cur = load_side(current, Path(root), warn) if current else load_side_latest(Path(root), warn)
+    names = _names(*metrics)
+    config = CompareConfig(rel_tol=rel_tol, abs_tol=abs_tol, alpha=alpha, metrics=names or None)
+    table = compare_sides(base, cur, config, _tolerances(tols))
+    if fmt == "json":
+        click.echo(render_json(table, base.name, cur.name, all_rows=True))
+    elif fmt == "md":
+        click.echo(render_markdown(table, base.name, cur.name, all_rows), nl=False)
+    else:
+        render_table(table, base.name, cur.name, _console(), all_rows)
+    sys.exit(1 if has_regression(table) else 0)
+
+
+def load_side_latest(root: Path, warn):
+    from ebmbench.results.baseline import load_side
+    from ebmbench.results.runs import find_run
+
+    return load_side(str(find_run(root, None, warn)), root, warn)
+
+
+# ------------------------------------------------------------------------- baseline
+@cli.group("baseline")
+def baseline_group():
+    """Baseline files: a run's compared values, committed and compared against in CI."""
+
+
+@baseline_group.command("save")
+@click.argument("run", required=False)
+@click.option("--name", required=True, help="Baseline name: writes DIR/NAME.json.")
+@_root_option
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Where baselines go (default: ROOT/baselines).",
+)
+@click.option("--metric", "metrics", multiple=True, help="Metrics to keep (default: each task's main metric).")
+def baseline_save_cmd(run, name, root, directory, metrics):
+    """Save RUN (the latest by default) as a baseline file, small enough to commit."""
+    import re
+
+    from ebmbench.results.baseline import build_baseline, write_baseline
+    from ebmbench.results.runs import find_run, load_meta, read_results
+
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
+        raise UsageError(f"--name must be letters, digits, '.', '_' or '-' (a file name), got {name!r}")
+    run_dir = find_run(Path(root), run, _warner())
+    meta = load_meta(run_dir)
+    if meta.get("status") != "finished":
+        raise UsageError(f"run {run_dir.name} is {meta.get('status')}: a baseline needs a finished run")
+    doc = build_baseline(read_results(run_dir), meta, name, list(_names(*metrics)) or None)
+    folder = Path(directory) if directory else Path(root) / "baselines"
+    path = write_baseline(doc, folder / f"{name}.json")
+    n_values = sum(len(c["values"]) for c in doc["cells"])
+    click.echo(f"baseline {name}: {path} ({len(doc['cells'])} cells, {n_values} values, run {run_dir.name})")
+
+
+# ------------------------------------------------------------------------- history
+@cli.command("history")
+@click.option("-t", "--task", "tasks", multiple=True, help="Only these tasks (comma-separated or repeated).")
+@click.option("--metric", "metrics", multiple=True, help="Metrics to follow (default: each task's main metric).")
+@_root_option
+@click.option(
+    "--plot", "plot_path", type=click.Path(dir_okay=False), default=None, help="Also write the plot (PNG and SVG)."
+)
+@click.option(
+    "--format",
+    "fmt",
+    default="table",
+    show_default=True,
+    type=click.Choice(["table", "md", "csv", "json"]),
+    help="table: runs x (task, model/method), mean [95 % CI]; csv/json: the long frame, one row per run and cell.",
+)
+@plugin_options
+def history_cmd(tasks, metrics, root, plot_path, fmt, **load):
+    """Every stored run, oldest first, with its commit and date: how a metric moved."""
+    from ebmbench.report.history import gather_history, history_table, plot_history
+
+    registry = _load(**load)
+    main = {n: registry.get("tasks", n).cls.main_metric for n in registry.names("tasks")}
+    directions = {n: registry.get("metrics", n).cls.direction for n in registry.names("metrics")}
+    frame = gather_history(Path(root), _names(*tasks) or None, _names(*metrics) or None, _warner(), main)
+    if frame.empty:
+        raise UsageError(f"no done cells under {Path(root) / 'runs'} match; start one with `ebmbench run`")
+    if fmt == "csv":
+        click.echo(frame.to_csv(index=False), nl=False)
+    elif fmt == "json":
+        click.echo(frame.to_json(orient="records", date_format="iso", indent=2))
+    else:
+        table = history_table(frame)
+        if fmt == "md":
+            click.echo(table.to_markdown(index=False))
+        else:
+            from rich.table import Table
+
+            out = Table(title=f"history of {Path(root) / 'runs'} ({frame['run_id'].nunique()} runs)")
+            for col in table.columns:
+                out.add_column(str(col), overflow="fold")
+            for row in table.itertuples(index=False):
+                out.add_row(*(str(v) for v in row))
+            _console().print(out)
+    if plot_path:
+        metric = frame["metric"].iloc[0] if frame["metric"].nunique() == 1 else None
+        path = plot_history(frame, metric, Path(plot_path), directions)
+        click.echo(f"plot: {path}", err=True)
 
 
 # ------------------------------------------------------------------------- main

@@ -234,6 +234,10 @@ class Metric(Component):
     task_kinds: ClassVar[frozenset[str]] = frozenset({"unconditional", "conditional"})
     requires: ClassVar[frozenset[str]] = frozenset()  # ground truth the task must offer
     max_dim: ClassVar[float] = math.inf  # e.g. 2 for grid metrics
+    # `ebmbench compare`'s band for this metric, (relative, absolute): a change smaller than
+    # max(absolute, relative * |baseline mean|) is never a regression. None: the command's
+    # --rel-tol/--abs-tol. Declare it where a relative band means nothing (values near 0).
+    tolerance: ClassVar[tuple[float, float] | None] = None
 
     @property
     def higher_is_better(self) -> bool:

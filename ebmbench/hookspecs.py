@@ -3,7 +3,7 @@
 A plugin module implements any of these with `@ebmbench.hookimpl` and calls
 `register(SomeClass)` once per entry; the core validates the class, records its
 provider and source hash, and rejects duplicate names. Executors (where cells run)
-are registered the same way as the science.
+and suites (which cells CI tracks) are registered the same way as the science.
 """
 
 import pluggy
@@ -45,6 +45,11 @@ def ebmbench_register_executors(register):
     """Register Executor subclasses (where and how cells run: `--executor NAME`)."""
 
 
+@hookspec
+def ebmbench_register_suites(register):
+    """Register Suite subclasses (named selections of cells: `run --suite NAME`)."""
+
+
 KIND_OF_HOOK = {
     "ebmbench_register_tasks": "tasks",
     "ebmbench_register_models": "models",
@@ -52,4 +57,5 @@ KIND_OF_HOOK = {
     "ebmbench_register_samplers": "samplers",
     "ebmbench_register_metrics": "metrics",
     "ebmbench_register_executors": "executors",
+    "ebmbench_register_suites": "suites",
 }

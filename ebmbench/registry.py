@@ -29,10 +29,11 @@ from ebmbench.contracts import KINDS as SCIENCE_KINDS
 from ebmbench.contracts import Component, Method, Metric, Task
 from ebmbench.executor_api import Executor
 from ebmbench.errors import PluginLoadError, unknown_name
+from ebmbench.suite_api import Suite
 
 __all__ = ["LoadConfig", "PluginInfo", "Entry", "Registry", "load_registry", "KINDS", "source_hash", "source_modules"]
 
-KINDS = {**SCIENCE_KINDS, "executors": Executor}
+KINDS = {**SCIENCE_KINDS, "executors": Executor, "suites": Suite}
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.+-]*$")
 TASK_KINDS = {"unconditional", "conditional"}
@@ -132,6 +133,10 @@ class Entry:
             info.update(family=c.family, model_families=sorted(c.model_families), task_kinds=sorted(c.task_kinds))
         elif issubclass(c, Metric):
             info.update(direction=c.direction, task_kinds=sorted(c.task_kinds), requires=sorted(c.requires))
+        elif issubclass(c, Suite):
+            spec = c.to_json()
+            info.update(suite_version=spec["version"], profile=spec["profile"], metrics=spec["metrics"])
+            info.update(groups=spec["groups"])
         info["params"] = {
             k: {"default": p.default, "allowed": p.describe(), "help": p.help} for k, p in c.params.items()
         }
@@ -225,7 +230,17 @@ def _validate(kind: str, cls: Any) -> str:
             )
         if name in RESERVED:
             raise ValueError(f"metric name {name!r} is reserved for a result column")
+        tol = cls.tolerance
+        ok = tol is None or (isinstance(tol, tuple) and len(tol) == 2 and all(_nonneg(v) for v in tol))
+        if not ok:
+            raise ValueError(f"metric {name!r}: tolerance must be None or (relative, absolute) >= 0, got {tol!r}")
+    if kind == "suites" and (problems := cls.problems()):
+        raise ValueError(f"suite {name!r}: {'; '.join(problems)}")
     return name
+
+
+def _nonneg(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value >= 0
 
 
 class Registry:

@@ -65,6 +65,21 @@ def _git_commit(path: Path) -> str | None:
         return None
 
 
+def _git_dirty(path: Path) -> bool | None:
+    """Uncommitted changes in the checkout at `path` (None outside git): a commit hash
+    alone would hide that a run measured edited code."""
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(path), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
+        return bool(out.stdout.strip()) if out.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
 def run_meta(registry: Registry, cfg: RunConfig, run_id: str, n_cells: int) -> dict[str, Any]:
     import importlib.metadata
 
@@ -90,8 +105,13 @@ def run_meta(registry: Registry, cfg: RunConfig, run_id: str, n_cells: int) -> d
         "device": cfg.device,
         "executor": cfg.executor,
         "n_cells": n_cells,
+        # which named selection this is: compare and history group runs by it
+        "suite": {**registry.get("suites", cfg.suite).cls.to_json(), "status_only": list(cfg.status_only)}
+        if cfg.suite
+        else None,
         "git_commit": _git_commit(Path.cwd()),
         "ebmbench_git_commit": _git_commit(Path(__file__).resolve().parent),
+        "ebmbench_git_dirty": _git_dirty(Path(__file__).resolve().parent),
         "python": sys.version.split()[0],
         "torch": torch_version,
         "platform": platform.platform(),
@@ -101,6 +121,9 @@ def run_meta(registry: Registry, cfg: RunConfig, run_id: str, n_cells: int) -> d
         "torch_threads": cfg.threads,
         "metric_directions": {n: registry.get("metrics", n).cls.direction for n in registry.names("metrics")},
         "main_metrics": {n: registry.get("tasks", n).cls.main_metric for n in registry.names("tasks")},
+        "metric_tolerances": {
+            n: list(tol) for n in registry.names("metrics") if (tol := registry.get("metrics", n).cls.tolerance)
+        },
         **registry.provenance(),
     }
 

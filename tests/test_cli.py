@@ -143,7 +143,7 @@ def test_list_json_lists_builtins_with_versions():
     r = invoke("list", "--json")
     assert r.exit_code == 0, r.stderr
     data = json.loads(r.stdout)
-    assert set(data) == {"tasks", "models", "methods", "samplers", "metrics", "executors"}
+    assert set(data) == {"tasks", "models", "methods", "samplers", "metrics", "executors", "suites"}
     names = {k: {e["name"] for e in v} for k, v in data.items()}
     assert {"8gaussians", "2spirals", "horn"} <= names["tasks"]
     assert {"mlp", "kmeans"} <= names["models"]

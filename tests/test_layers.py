@@ -21,6 +21,7 @@ LAYERS = [
             "ebmbench.contracts",
             "ebmbench.hookspecs",
             "ebmbench.executor_api",
+            "ebmbench.suite_api",
             "ebmbench.registry",
             "ebmbench.context",
             "ebmbench.cache",
@@ -30,8 +31,8 @@ LAYERS = [
     ("execution", ("ebmbench.execution",)),
     ("results", ("ebmbench.results",)),
     ("orchestration", ("ebmbench.runner",)),
-    ("presentation", ("ebmbench.show", "ebmbench.summary", "ebmbench.report")),
-    ("cli", ("ebmbench.cli", "ebmbench.config")),
+    ("presentation", ("ebmbench.show", "ebmbench.summary", "ebmbench.report", "ebmbench.compare_view")),
+    ("cli", ("ebmbench.cli", "ebmbench.config", "ebmbench.__main__", "ebmbench.pytest_plugin")),
 ]
 
 

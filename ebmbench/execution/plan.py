@@ -25,7 +25,7 @@ from ebmbench.profiles import get_profile
 from ebmbench.registry import Registry
 from ebmbench.seeding import derive_seed
 
-__all__ = ["RunConfig", "PlannedCell", "plan", "core_source_hash", "selections_from_json"]
+__all__ = ["RunConfig", "PlannedCell", "plan", "plan_suite", "core_source_hash", "selections_from_json"]
 
 # The core modules whose code decides a cell's numbers (seeding, contexts, the cell's
 # own steps); the runner, store and reports are not among them.
@@ -62,6 +62,8 @@ class RunConfig:
     scheduler: str | None = None
     force: bool = False  # recompute cells whose key is already stored
     pdb: bool = False
+    suite: str | None = None  # a registered suite decides tasks, models, methods, seeds, profile
+    status_only: tuple[str, ...] = ()  # set by plan_suite: "task model/method" judged on status only
     argv: list[str] = field(default_factory=lambda: list(sys.argv))
 
     def grid_json(self) -> dict[str, Any]:
@@ -81,6 +83,7 @@ class RunConfig:
             "metrics": list(self.metrics),
             "curve_metrics": list(self.curve_metrics),
             "threads": self.threads,
+            "suite": self.suite,
         }
 
 
@@ -205,3 +208,46 @@ def plan(registry: Registry, cfg: RunConfig) -> list[PlannedCell]:
                     )
                     cells.append(PlannedCell(spec, m_label, h_label, reason))
     return cells
+
+
+def plan_suite(registry: Registry, cfg: RunConfig) -> list[PlannedCell]:
+    """The cells of suite `cfg.suite`: each group planned as its own grid, in order.
+
+    A cell's seeds and key depend only on its own identity, so a cell that two groups
+    share is the same cell and runs once; its largest `seeds` wins by construction.
+    Sets `cfg.status_only`: the "task model/method" pairs of groups whose metrics the
+    suite does not judge (run.json keeps them; compare reads them from there)."""
+    from dataclasses import replace
+
+    from ebmbench.params import parse_selection
+
+    suite = registry.get("suites", cfg.suite)
+    cells: dict[str, PlannedCell] = {}
+    status_only: set[str] = set()
+    for i, group in enumerate(suite.cls.groups):
+
+        def sels(names: tuple[str, ...], what: str, i: int = i) -> list[Selection]:
+            try:
+                return [s for text in names for s in parse_selection(text)]
+            except UsageError as exc:
+                raise UsageError(f"suite {suite.name!r} groups[{i}].{what}: {exc}") from None
+
+        group_cfg = replace(
+            cfg,
+            tasks=sels(group.tasks, "tasks"),
+            models=sels(group.models, "models"),
+            methods=sels(group.methods, "methods"),
+            seeds=group.seeds,
+            profile=group.profile or suite.cls.profile,
+        )
+        try:
+            planned = plan(registry, group_cfg)
+        except UsageError as exc:
+            raise UsageError(f"suite {suite.name!r} groups[{i}]: {exc}") from None
+        for cell in planned:
+            # the same skipped pair in two groups is recorded once, like any other cell
+            cells.setdefault(cell.spec.cell_key, cell)
+            if not group.judge_metrics:
+                status_only.add(f"{cell.spec.task} {cell.label}")
+    cfg.status_only = tuple(sorted(status_only))
+    return list(cells.values())

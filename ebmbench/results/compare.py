@@ -9,8 +9,11 @@ Two runs' result frames (one row per cell) are matched by (task, label, rep); on
 * statistically supported, with the family-wise error held at `alpha` by Holm's
   step-down correction over every compared (task, label, metric) that has a p-value:
   - paired, when the reps both sides share were trained on equal `data_seed`s: a seeded
-    percentile bootstrap of the mean paired difference (current - baseline); its CI
-    must exclude 0 and its two-sided p-value, after Holm, be below alpha (>= 2 pairs);
+    percentile bootstrap CI of the mean paired difference (current - baseline) must
+    exclude 0, and the paired t-test's two-sided p-value, after Holm, be below alpha
+    (>= 2 pairs). The bootstrap's own p-value is not used: with n pairs of one sign
+    (probability 2/2^n under no change: 12.5 % with 4 seeds) every resample has that
+    sign, p = 0, and no multiple-testing correction can undo a zero;
   - unpaired: a one-sided Mann-Whitney U in the direction of the observed change
     (>= 4 values on each side; with 3 vs 3 no exact one-sided p can fall below 0.05);
   - with fewer values the band alone decides ("band only: too few seeds for a test").
@@ -45,6 +48,7 @@ from ebmbench.results.schema import FAILED_STATUSES
 __all__ = [
     "CompareConfig",
     "compare_frames",
+    "compare_sides",
     "has_regression",
     "summary_counts",
     "holm_adjust",
@@ -56,7 +60,7 @@ __all__ = [
     "UNPAIRED",
 ]
 
-PAIRED = "paired bootstrap"
+PAIRED = "paired t-test + bootstrap CI"
 UNPAIRED = "mann-whitney"
 BAND_ONLY = "band only: too few seeds for a test"
 MIN_UNPAIRED = 4  # values per side before a Mann-Whitney test can say anything at alpha=0.05
@@ -153,6 +157,13 @@ def _bootstrap(diffs: np.ndarray, n_boot: int, alpha: float, rng: np.random.Gene
     p = min(1.0, 2 * min(float(np.mean(means <= 0)), float(np.mean(means >= 0))))
     low, high = np.quantile(means, [alpha / 2, 1 - alpha / 2])
     return p, float(low), float(high)
+
+
+def _paired_t(diffs: np.ndarray) -> float:
+    """Two-sided paired t-test p of mean(diffs) != 0; a constant difference is exact."""
+    if np.all(diffs == diffs[0]):
+        return 1.0 if diffs[0] == 0 else 0.0
+    return float(stats.ttest_1samp(diffs, 0.0).pvalue)
 
 
 def _mann_whitney(base: np.ndarray, cur: np.ndarray, delta: float) -> tuple[float, str]:
@@ -470,8 +481,9 @@ def _compare_metric(
     if paired and len(common) >= MIN_PAIRS:
         # seeded per row: a row's result does not depend on which other rows are compared
         rng = np.random.default_rng([config.seed, zlib.crc32("\0".join((task, label, metric)).encode())])
-        p, low, high = _bootstrap(c_arr - b_arr, config.n_boot, config.alpha, rng)
-        row.update(test=PAIRED, p_value=p, ci_low=low, ci_high=high)
+        diffs = c_arr - b_arr
+        _, low, high = _bootstrap(diffs, config.n_boot, config.alpha, rng)
+        row.update(test=PAIRED, p_value=_paired_t(diffs), ci_low=low, ci_high=high)
     elif not paired and len(bv) >= MIN_UNPAIRED and len(cv) >= MIN_UNPAIRED:
         p, method = _mann_whitney(b_arr, c_arr, delta)
         row.update(test=UNPAIRED, p_value=p)
@@ -498,7 +510,10 @@ def _decide(row: dict, alpha: float) -> None:
         supported = p_holm < alpha
         if row["test"] == PAIRED:
             supported = supported and not (row["ci_low"] <= 0 <= row["ci_high"])
-            stat = f"paired CI [{_num(row['ci_low'])}, {_num(row['ci_high'])}], p_holm={p_holm:.3g}"
+            stat = (
+                f"paired bootstrap CI [{_num(row['ci_low'])}, {_num(row['ci_high'])}], "
+                f"t-test p={row['p_value']:.3g}, p_holm={p_holm:.3g}"
+            )
         else:
             stat = f"one-sided Mann-Whitney ({row.pop('_method')}) p={row['p_value']:.3g}, p_holm={p_holm:.3g}"
     if not outside:
@@ -618,3 +633,50 @@ def summary_counts(table: pd.DataFrame) -> dict[str, int]:
     """How many rows carry each mark, every mark listed (in `MARKS` order), zeros included."""
     counts = table["mark"].value_counts() if len(table) else pd.Series(dtype=int)
     return {mark: int(counts.get(mark, 0)) for mark in MARKS}
+
+
+def compare_sides(base: Any, cur: Any, config: CompareConfig, user_tol: dict[str, tuple[float, float]] | None = None):
+    """`compare_frames` of two `ebmbench.results.baseline.Side`s, everything it needs
+    taken from their metadata (no plugin has to be importable to compare two runs).
+
+    A metric's band, weakest first: `config`'s rel/abs, the metric's own declaration,
+    the suite's `tolerances`, then `user_tol` (the command line)."""
+    directions = {**(base.meta.get("metric_directions") or {}), **(cur.meta.get("metric_directions") or {})}
+    main = {**(base.meta.get("main_metrics") or {}), **(cur.meta.get("main_metrics") or {})}
+    tol: dict[str, tuple[float, float]] = {}
+    for meta in (base.meta, cur.meta):
+        tol.update({m: tuple(t) for m, t in (meta.get("metric_tolerances") or {}).items()})
+    suite = cur.meta.get("suite") or base.meta.get("suite") or {}
+    tol.update({m: tuple(t) for m, t in (suite.get("tolerances") or {}).items()})
+    tol.update(user_tol or {})
+    metrics = config.metrics
+    if metrics is None and suite.get("metrics"):
+        tasks = set(base.rows.get("task", [])) | set(cur.rows.get("task", []))
+        metrics = tuple(dict.fromkeys([*(main[t] for t in sorted(tasks) if t in main), *suite["metrics"]]))
+    cfg = CompareConfig(
+        rel_tol=config.rel_tol,
+        abs_tol=config.abs_tol,
+        per_metric_tol={**config.per_metric_tol, **tol},
+        alpha=config.alpha,
+        n_boot=config.n_boot,
+        seed=config.seed,
+        metrics=metrics,
+    )
+    status_only = set()
+    for meta in (base.meta, cur.meta):
+        status_only |= set((meta.get("suite") or {}).get("status_only") or ())
+    base_rows, cur_rows = (_status_only(r, status_only, directions) for r in (base.rows, cur.rows))
+    return compare_frames(base_rows, cur_rows, directions, main, cfg, base.meta, cur.meta)
+
+
+def _status_only(rows: pd.DataFrame, pairs: set[str], directions: dict[str, str]) -> pd.DataFrame:
+    """`rows` with the metric values of the suite's status-only (task, label) pairs blanked."""
+    if not pairs or rows.empty or "label" not in rows.columns:
+        return rows
+    hit = (rows["task"].astype(str) + " " + rows["label"].astype(str)).isin(pairs)
+    if not hit.any():
+        return rows
+    rows = rows.copy()
+    for metric in [c for c in rows.columns if c in directions]:
+        rows.loc[hit, metric] = np.nan
+    return rows
