@@ -122,10 +122,19 @@ def render_markdown(table: pd.DataFrame, base_name: str, cur_name: str, all_rows
     return "\n".join(lines) + "\n"
 
 
+def _json_value(value: Any) -> Any:
+    if hasattr(value, "item"):  # numpy scalars
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    return value
+
+
 def render_json(table: pd.DataFrame, base_name: str, cur_name: str, all_rows: bool = True) -> str:
     """Every row by default: a machine wants the unchanged ones too."""
     shown = visible_rows(table, all_rows)
-    rows = json.loads(shown.to_json(orient="records"))  # NaN -> null
+    # json.dumps, not DataFrame.to_json: that rounds to 10 decimals (a p of 1e-12 -> 0)
+    rows = [{k: _json_value(v) for k, v in r.items()} for r in shown.to_dict("records")]
     doc = {
         "baseline": base_name,
         "current": cur_name,

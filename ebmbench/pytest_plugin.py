@@ -17,6 +17,7 @@ projects' pytest runs nothing.
 
 from __future__ import annotations
 
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -71,6 +72,12 @@ def pytest_addoption(parser):
         "--ebmbench-root", default=None, metavar="DIR", help="Results root for the suite's run (default: a temp dir)."
     )
     group.addoption("--ebmbench-jobs", type=int, default=None, metavar="N", help="Cells side by side.")
+    group.addoption(
+        "--ebmbench-run-args",
+        default="",
+        metavar="ARGS",
+        help='More options for `ebmbench run`, one string (e.g. "--timeout 600").',
+    )
 
 
 def pytest_configure(config):
@@ -92,6 +99,7 @@ class RegressionItem(pytest.Item):
             config.getoption("--ebmbench-baseline"),
             root,
             jobs=config.getoption("--ebmbench-jobs"),
+            extra_args=tuple(shlex.split(config.getoption("--ebmbench-run-args"))),
         )
 
     def repr_failure(self, excinfo):

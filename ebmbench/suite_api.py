@@ -68,27 +68,36 @@ class Suite(Component):
         from ebmbench.profiles import PROFILES
 
         out = []
-        if not isinstance(cls.version, int) or cls.version < 1:
+        if not _count(cls.version):
             out.append(f"version must be an integer >= 1, got {cls.version!r}")
         if cls.profile not in PROFILES:
             out.append(f"profile must be one of {', '.join(PROFILES)}, got {cls.profile!r}")
+        if not _names(cls.metrics, allow_empty=True):
+            out.append(f"metrics must be a tuple of metric names, got {cls.metrics!r}")
+        if not isinstance(cls.tolerances, dict):
+            out.append(f"tolerances must be a dict {{metric: (relative, absolute)}}, got {cls.tolerances!r}")
+        else:
+            for metric, tol in cls.tolerances.items():
+                if not (isinstance(tol, tuple | list) and len(tol) == 2 and all(_nonneg(v) for v in tol)):
+                    out.append(f"tolerances[{metric!r}] must be (relative, absolute) >= 0, got {tol!r}")
+        if not isinstance(cls.groups, tuple | list):
+            return [*out, f"groups must be a tuple of ebmbench.SuiteGroup, got {type(cls.groups).__name__}"]
         if not cls.groups:
             out.append("groups is empty")
-        for metric, tol in dict(cls.tolerances).items():
-            if not (isinstance(tol, tuple | list) and len(tol) == 2 and all(_nonneg(v) for v in tol)):
-                out.append(f"tolerances[{metric!r}] must be (relative, absolute) >= 0, got {tol!r}")
         for i, group in enumerate(cls.groups):
             if not isinstance(group, SuiteGroup):
                 out.append(f"groups[{i}] must be an ebmbench.SuiteGroup, got {type(group).__name__}")
                 continue
             for field in ("tasks", "models", "methods"):
                 value = getattr(group, field)
-                if isinstance(value, str) or not value or not all(isinstance(v, str) and v for v in value):
+                if not _names(value):
                     out.append(f"groups[{i}].{field} must be a non-empty tuple of names, got {value!r}")
             if group.profile is not None and group.profile not in PROFILES:
                 out.append(f"groups[{i}].profile must be one of {', '.join(PROFILES)}, got {group.profile!r}")
-            if not isinstance(group.seeds, int) or group.seeds < 1:
+            if not _count(group.seeds):
                 out.append(f"groups[{i}].seeds must be an integer >= 1, got {group.seeds!r}")
+            if not isinstance(group.judge_metrics, bool):
+                out.append(f"groups[{i}].judge_metrics must be True or False, got {group.judge_metrics!r}")
         return out
 
     @classmethod
@@ -105,3 +114,14 @@ class Suite(Component):
 
 def _nonneg(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and value >= 0
+
+
+def _count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+def _names(value: Any, allow_empty: bool = False) -> bool:
+    """A tuple or list of non-empty strings (a bare string is the classic slip)."""
+    if not isinstance(value, tuple | list) or (not value and not allow_empty):
+        return False
+    return all(isinstance(v, str) and v for v in value)

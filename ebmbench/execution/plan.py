@@ -224,6 +224,8 @@ def plan_suite(registry: Registry, cfg: RunConfig) -> list[PlannedCell]:
     suite = registry.get("suites", cfg.suite)
     cells: dict[str, PlannedCell] = {}
     status_only: set[str] = set()
+    judged: set[str] = set()
+    profiles: dict[str, tuple[str, int]] = {}
     for i, group in enumerate(suite.cls.groups):
 
         def sels(names: tuple[str, ...], what: str, i: int = i) -> list[Selection]:
@@ -247,7 +249,20 @@ def plan_suite(registry: Registry, cfg: RunConfig) -> list[PlannedCell]:
         for cell in planned:
             # the same skipped pair in two groups is recorded once, like any other cell
             cells.setdefault(cell.spec.cell_key, cell)
-            if not group.judge_metrics:
-                status_only.add(f"{cell.spec.task} {cell.label}")
-    cfg.status_only = tuple(sorted(status_only))
+            pair = f"{cell.spec.task} {cell.label}"
+            # compare matches cells by (task, label, rep): one pair, one budget
+            first = profiles.setdefault(pair, (cell.spec.profile, i))
+            if first[0] != cell.spec.profile:
+                raise UsageError(
+                    f"suite {suite.name!r}: {pair} is in groups[{first[1]}] at profile {first[0]} and in "
+                    f"groups[{i}] at profile {cell.spec.profile}; a pair runs at one profile"
+                )
+            (judged if group.judge_metrics else status_only).add(pair)
+    for name in (*suite.cls.metrics, *suite.cls.tolerances):
+        try:
+            registry.get("metrics", name)
+        except UsageError as exc:
+            raise UsageError(f"suite {suite.name!r}: {exc}") from None
+    # a pair that any judged group lists stays judged
+    cfg.status_only = tuple(sorted(status_only - judged))
     return list(cells.values())

@@ -59,8 +59,10 @@ def build_baseline(rows: pd.DataFrame, meta: dict[str, Any], name: str, metrics:
     (and the suite's own compared metrics, if it names any)."""
     main = meta.get("main_metrics") or {}
     directions = meta.get("metric_directions") or {}
-    rows = rows[rows["status"] != "skipped"] if len(rows) else rows
-    tasks = sorted(rows["task"].unique()) if len(rows) else []
+    if not len(rows) or "task" not in rows.columns:  # a run that stored no cell
+        rows = pd.DataFrame(columns=["task", "label", "rep", "status"])
+    rows = rows[rows["status"] != "skipped"]
+    tasks = sorted(rows["task"].unique())
     if metrics:
         for m in metrics:
             if m not in directions:
@@ -147,13 +149,32 @@ def read_baseline(path: Path) -> Side:
         raise UsageError(f"cannot read baseline {path}: {exc}") from None
     if not isinstance(doc, dict) or doc.get("ebmbench_baseline") != BASELINE_FORMAT or "cells" not in doc:
         raise UsageError(f"{path} is not an ebmbench baseline file (format {BASELINE_FORMAT})")
+    try:
+        rows = _rows(doc["cells"])
+        meta = _meta(doc)
+    except (TypeError, ValueError, AttributeError, KeyError) as exc:
+        raise UsageError(f"{path}: damaged baseline file ({type(exc).__name__}: {exc})".splitlines()[0]) from None
+    return Side(rows, meta, f"baseline {doc.get('name') or Path(path).stem}")
+
+
+def _rows(cells: list) -> pd.DataFrame:
+    if not isinstance(cells, list):
+        raise TypeError(f"'cells' must be a list, got {type(cells).__name__}")
     records = []
-    for cell in doc["cells"]:
+    for i, cell in enumerate(cells):
+        if not isinstance(cell, dict) or not {"task", "label", "rep", "status"} <= set(cell):
+            raise ValueError(f"cells[{i}] must be an object with task, label, rep and status")
+        values = cell.get("values") or {}
+        if not isinstance(values, dict):
+            raise TypeError(f"cells[{i}].values must be an object")
         record = {k: v for k, v in cell.items() if k != "values"}
-        record.update({m: _float(v) for m, v in (cell.get("values") or {}).items()})
+        record.update({m: _float(v) for m, v in values.items()})
         records.append(record)
-    rows = pd.DataFrame.from_records(records)
-    meta = {
+    return pd.DataFrame.from_records(records)
+
+
+def _meta(doc: dict) -> dict[str, Any]:
+    return {
         "run_id": doc.get("run_id"),
         "baseline": doc.get("name"),
         "suite": doc.get("suite"),
@@ -167,7 +188,6 @@ def read_baseline(path: Path) -> Side:
         "versions": doc.get("versions") or {},
         "base_seed": doc.get("base_seed"),
     }
-    return Side(rows, meta, f"baseline {doc.get('name') or Path(path).stem}")
 
 
 def load_side(text: str, root: Path, warn: Callable[[str], None] | None = None) -> Side:

@@ -648,6 +648,9 @@ def compare_sides(base: Any, cur: Any, config: CompareConfig, user_tol: dict[str
         tol.update({m: tuple(t) for m, t in (meta.get("metric_tolerances") or {}).items()})
     suite = cur.meta.get("suite") or base.meta.get("suite") or {}
     tol.update({m: tuple(t) for m, t in (suite.get("tolerances") or {}).items()})
+    for metric in user_tol or {}:
+        if metric not in directions:
+            raise unknown_name("metrics", metric, directions)
     tol.update(user_tol or {})
     metrics = config.metrics
     if metrics is None and suite.get("metrics"):

@@ -1,0 +1,107 @@
+"""The regression gate end to end, as a plugin package's CI runs it (issue 10).
+
+With the `tiny` suite of tests/fixtures/regress (DSM, 4 seeds, quick budget):
+* a planted regression — the method's training steps halved, same source — is flagged,
+  and the output names the cell and the metric;
+* the same code run with 10 other base seeds (other data, other training noise) flags
+  nothing: the false-alarm check;
+* the pytest plugin fails a test suite on the planted regression and passes it otherwise.
+
+Every command runs in a subprocess, as in CI. Marked slow: about two minutes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from support import FIXTURES
+
+pytestmark = pytest.mark.slow
+REGRESS_DIR = FIXTURES / "regress"
+PLANT = "EBMBENCH_TEST_PLANT_REGRESSION"
+# only the compared metric, no training curves: the numbers compared are the same, the
+# evaluation costs a fraction (the trained model does not depend on what is measured)
+LEAN = ("--metric", "nll_grid", "--curve-metric", "none", "--no-report", "-j", "2")
+
+
+def ebmbench(*args: str, plant: bool = False) -> subprocess.CompletedProcess:
+    env = {**os.environ, "EBMBENCH_PLUGINS_DIR": str(REGRESS_DIR)}
+    env.pop(PLANT, None)
+    if plant:
+        env[PLANT] = "1"
+    return subprocess.run([sys.executable, "-m", "ebmbench", *map(str, args)], capture_output=True, text=True, env=env)
+
+
+@pytest.fixture(scope="module")
+def gate(tmp_path_factory) -> dict[str, Path]:
+    """A results root with the suite run at base seed 0 and its baseline file."""
+    root = tmp_path_factory.mktemp("gate") / "results"
+    run = ebmbench("run", "--suite", "tiny", "--out", root, *LEAN)
+    assert run.returncode == 0, run.stderr
+    saved = ebmbench("baseline", "save", "--name", "tiny", "--root", root)
+    assert saved.returncode == 0, saved.stderr
+    return {"root": root, "baseline": root / "baselines" / "tiny.json"}
+
+
+def test_planted_regression_is_flagged_naming_cell_and_metric(gate, tmp_path):
+    out = tmp_path / "planted"
+    run = ebmbench("run", "--suite", "tiny", "--out", out, *LEAN, plant=True)
+    assert run.returncode == 0, run.stderr
+    md = ebmbench("compare", gate["baseline"], "--root", out, "--format", "md")
+    assert md.returncode == 1, (md.stdout, md.stderr)
+    assert "regression" in md.stdout.splitlines()[0]
+    worse = [line for line in md.stdout.splitlines() if line.startswith("| ▼ worse")]
+    assert len(worse) == 1 and "8gaussians" in worse[0] and "`mlp/dsm_planted`" in worse[0]
+    assert "nll_grid" in worse[0] and "paired bootstrap CI" in worse[0]
+    doc = json.loads(ebmbench("compare", gate["baseline"], "--root", out, "--format", "json").stdout)
+    (row,) = [r for r in doc["rows"] if r["mark"] == "worse"]
+    assert doc["regression"] and row["delta"] > row["tolerance"] > 0 and row["p_holm"] < 0.05
+
+
+def test_ten_other_base_seeds_flag_nothing(gate, tmp_path):
+    """The false-alarm rate: 10 runs of unchanged code on other data and training seeds."""
+    flagged = []
+    for seed in range(1, 11):
+        out = tmp_path / f"seed{seed}"
+        run = ebmbench("run", "--suite", "tiny", "--seed", seed, "--out", out, *LEAN)
+        assert run.returncode == 0, run.stderr
+        doc = json.loads(ebmbench("compare", gate["baseline"], "--root", out, "--format", "json").stdout)
+        assert {r["test"] for r in doc["rows"]} == {"mann-whitney"}  # other data seeds: unpaired
+        if doc["regression"] or doc["counts"]["better"]:
+            flagged.append((seed, [r["reason"] for r in doc["rows"] if r["mark"] != "unchanged"]))
+    assert not flagged
+
+
+def pytest_in(folder: Path, *args: str, plant: bool = False) -> subprocess.CompletedProcess:
+    """A plugin package's own `pytest` (ebmbench's pytest11 entry point loads the plugin)."""
+    env = {**os.environ, "EBMBENCH_PLUGINS_DIR": str(REGRESS_DIR)}
+    env.pop(PLANT, None)
+    if plant:
+        env[PLANT] = "1"
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(folder), *map(str, args)]
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=folder)
+
+
+def test_pytest_plugin_gates_a_plugin_packages_tests(gate, tmp_path):
+    root = gate["root"]  # its cells are cached: the suite's rerun costs seconds
+    (tmp_path / "test_nothing.py").write_text("def test_nothing():\n    pass\n")
+    args = ("--ebmbench-suite", "tiny", "--ebmbench-baseline", gate["baseline"], "--ebmbench-root", root)
+    args += ("--ebmbench-run-args", " ".join(LEAN))
+    passed = pytest_in(tmp_path, *args)
+    assert passed.returncode == 0, passed.stdout
+    assert "2 passed" in passed.stdout  # the package's own test and ebmbench-regression[tiny]
+
+    (tmp_path / "test_gate.py").write_text(
+        "def test_no_regression(ebmbench_regression):\n"
+        f"    ebmbench_regression('tiny', {str(gate['baseline'])!r}, extra_args=('--force', *{LEAN!r}))\n"
+    )
+    failed = pytest_in(tmp_path, "test_gate.py", plant=True)
+    assert failed.returncode == 1, failed.stdout
+    assert "1 failed" in failed.stdout and "RegressionFound" in failed.stdout
+    assert "worse" in failed.stdout and "mlp/dsm_planted" in failed.stdout and "nll_grid" in failed.stdout
