@@ -7,6 +7,7 @@ Heavy libraries (torch, pandas) are imported inside commands, so `--help` is fas
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -17,17 +18,30 @@ import click
 
 from ebmbench._version import __version__
 from ebmbench.config import apply_config
-from ebmbench.errors import UsageError
+from ebmbench.errors import UsageError, strip_control
 
 __all__ = ["cli", "main"]
 
 KIND_NAMES = ("tasks", "models", "methods", "samplers", "metrics", "executors", "suites")
+PROGRESS_MODES = ("auto", "rich", "plain", "json")  # ebmbench.execution.progress.MODES, without its import
 
 
 def _console(stderr: bool = False):
+    return _console_class()(stderr=stderr, highlight=False, soft_wrap=False)
+
+
+@functools.cache
+def _console_class():
+    """rich's Console, except that a closed pipe raises BrokenPipeError (rich itself exits 1,
+    silently) so that the CLI ends such a command quietly with exit 0 (see _Group)."""
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+    class PipeAwareConsole(Console):
+        def on_broken_pipe(self) -> None:
+            self.quiet = True  # nothing more from this console
+            raise BrokenPipeError("stdout closed")
+
+    return PipeAwareConsole
 
 
 def plugin_options(f):
@@ -62,8 +76,148 @@ def _load(plugin_flags, plugins_dir, strict_plugins):
     return load_registry(LoadConfig.from_env(tuple(disabled), tuple(plugins_dir), strict_plugins))
 
 
+# ------------------------------------------------------------- the results root
+OUT_ENV = "EBMBENCH_OUT"
+OUT_HELP = "Results root: runs live in DIR/runs/<run_id>/."
+
+
+class _AliasedOption(click.Option):
+    """An option whose deprecated spellings still parse but are left out of --help:
+    old scripts keep working while the help shows one name per meaning."""
+
+    def __init__(self, *args, hidden_aliases: tuple[str, ...] = (), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.hidden_aliases = tuple(hidden_aliases)
+
+    def get_help_record(self, ctx):
+        shown = [o for o in self.opts if o not in self.hidden_aliases]
+        saved, self.opts = self.opts, shown
+        try:
+            return super().get_help_record(ctx)
+        finally:
+            self.opts = saved
+
+
+class OutOption(_AliasedOption):
+    """`--out`, the results root, on every command that reads or writes runs."""
+
+
+def _out_param(*aliases: str) -> OutOption:
+    """The shared --out option (also EBMBENCH_OUT, so a shell can set the root once for
+    every command and every folder). `aliases` are hidden, deprecated spellings that meant
+    the same thing before (`--root` of report, compare, baseline save and history)."""
+    return OutOption(
+        ["--out", *aliases, "out"],
+        hidden_aliases=aliases,
+        type=click.Path(file_okay=False),
+        metavar="DIR",
+        default="results",
+        show_default=True,
+        envvar=OUT_ENV,
+        show_envvar=True,
+        help=OUT_HELP,
+    )
+
+
+def out_option(*aliases: str):
+    """Decorator: the command takes the shared --out (see `_out_param`)."""
+
+    def decorate(f):
+        f.__click_params__ = [*getattr(f, "__click_params__", []), _out_param(*aliases)]
+        return f
+
+    return decorate
+
+
+def _share_out_option(group: click.Group) -> None:
+    """Give every command that declares its own `--out` the shared one in its place.
+
+    A command written with a plain `--out` (show) would otherwise miss EBMBENCH_OUT and
+    could drift to another meaning; a test checks the result over every command."""
+    for command in group.commands.values():
+        if isinstance(command, click.Group):
+            _share_out_option(command)
+            continue
+        for i, param in enumerate(command.params):
+            if param.name == "out" and not isinstance(param, OutOption):
+                command.params[i] = _out_param(*(o for o in param.opts if o != "--out"))
+
+
+def _nonempty(ctx: click.Context, *names: str) -> None:
+    """An option given only empty names (`-t ""`) is a mistake, not "all" or "nothing":
+    say which option, instead of an error about the grid it would have made."""
+    for name in names:
+        values = ctx.params.get(name)
+        if values and not _names(*values):
+            param = next(p for p in ctx.command.params if p.name == name)
+            kind = param.name if param.name.endswith("s") else f"{param.name}s"
+            raise UsageError(f"{'/'.join(param.opts)} is empty: name at least one (see `ebmbench list {kind}`)")
+
+
+class _PipeClosed(Exception):
+    """A BrokenPipeError inside a command, carried past click (which would exit 1 silently)."""
+
+    def __init__(self, stdout_closed: bool, message: str):
+        super().__init__(message)
+        self.stdout_closed = stdout_closed
+
+
+def _stdout_closed() -> bool:
+    """True when the reader of stdout has gone (`ebmbench show | head -1`).
+
+    Asked of the descriptor itself (POLLERR on a pipe whose reader closed), so that a broken
+    pipe to a worker process is not mistaken for one and reported as success. Where there is
+    no descriptor to ask (a test runner's buffer, no poll()), the exception is believed."""
+    import select
+
+    try:
+        fd = sys.stdout.fileno()
+        poller = select.poll()
+    except (AttributeError, OSError, ValueError):
+        return True
+    poller.register(fd, select.POLLOUT)
+    return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
+
+
+def _mute_stdout() -> None:
+    """Send the rest of stdout to devnull (what the Python docs advise after a broken pipe):
+    the buffered lines would otherwise fail again at exit, with a message and exit code 120."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (AttributeError, OSError, ValueError):
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - until exit; no descriptor (a test runner's buffer)
+
+
+def _flush_stdout() -> bool:
+    """Flush stdout now, inside the guard; False if its pipe has closed (then muted)."""
+    try:
+        sys.stdout.flush()
+        return True
+    except BrokenPipeError:
+        _mute_stdout()
+        return False
+
+
+def _error(message: str, code: int) -> None:
+    """One line on stderr, without terminal control sequences (messages quote plugin text)."""
+    click.echo(f"ebmbench: error: {strip_control(message)}", err=True)
+    sys.exit(code)
+
+
 class _Group(click.Group):
-    """Bad usage is one line on stderr and exit code 2, never a traceback or usage dump."""
+    """Bad usage is one line on stderr and exit code 2, never a traceback or usage dump.
+
+    A closed stdout (`ebmbench show | head -1`) ends the command quietly with exit 0: the
+    reader has what it wanted. If the command had already decided its exit code when the
+    pipe closed (the last lines were still buffered), that code stays."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError as exc:
+            raise _PipeClosed(_stdout_closed(), str(exc)) from exc
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         # The command line run.json records: the args given (main(argv), tests), else sys.argv.
@@ -71,22 +225,31 @@ class _Group(click.Group):
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode, **extra)
         try:
+            self._main(args, prog_name, complete_var, **extra)
+        except SystemExit:
+            _flush_stdout()  # a pipe closed under the last lines: keep the code, say nothing
+            raise
+
+    def _main(self, args, prog_name, complete_var, **extra):
+        try:
             rv = super().main(args, prog_name, complete_var, False, **extra)
+        except _PipeClosed as exc:
+            if not exc.stdout_closed:  # some other pipe (a worker's): a real failure
+                _error(f"broken pipe: {exc}", 1)
+            _mute_stdout()
+            sys.exit(0)
         except UsageError as exc:
-            click.echo(f"ebmbench: error: {exc}", err=True)
-            sys.exit(2)
+            _error(str(exc), 2)
         except click.exceptions.NoArgsIsHelpError as exc:  # bare `ebmbench`: just the help
             click.echo(exc.ctx.get_help())
             sys.exit(0)
         except click.UsageError as exc:
-            click.echo(f"ebmbench: error: {exc.format_message()}", err=True)
-            sys.exit(2)
+            _error(exc.format_message(), 2)
         except click.exceptions.Abort:
             click.echo("aborted", err=True)
             sys.exit(130)
         except click.ClickException as exc:
-            click.echo(f"ebmbench: error: {exc.format_message()}", err=True)
-            sys.exit(exc.exit_code)
+            _error(exc.format_message(), exc.exit_code)
         sys.exit(rv if isinstance(rv, int) else 0)
 
 
@@ -112,9 +275,6 @@ def list_cmd(kind, as_json, long_, **load):
     if as_json:
         click.echo(json.dumps(data if not kind else data[kind], indent=2, default=str))
         return
-    from rich.table import Table
-    from rich.text import Text
-
     console = _console()
     columns = {
         "tasks": ("kind", "dim", "main_metric", "ground_truth"),
@@ -126,25 +286,58 @@ def list_cmd(kind, as_json, long_, **load):
         "suites": ("suite_version", "profile"),
     }
     for k in kinds:
-        table = Table(title=f"{k} ({len(data[k])})", title_justify="left")
-        # the source (paper) is what a reader of a benchmark table asks first; parameters
-        # and provider make the table too wide for a terminal, so they wait for --long
-        extra = ("params", "provider") if long_ else ()
-        for col in ("name", *columns[k], "source", *extra, "summary"):
-            table.add_column(col, overflow="fold")
-        for e in data[k]:
-            vals = []
-            for col in columns[k]:
-                v = e[col]
-                if col == "direction":
-                    v = {"higher": "higher is better ↑", "lower": "lower is better ↓"}.get(v, "reported, not ranked")
-                vals.append(", ".join(map(str, v)) if isinstance(v, list) else str(v))
-            params = ", ".join(f"{p}={d['default']}" for p, d in e["params"].items())
-            provider = f"{e['plugin']} ({e['dist'] or 'local'} {e['version'] or ''})".replace(" )", ")")
-            extra = (params, provider) if long_ else ()
-            cells = (e["name"], *vals, e.get("reference") or "", *extra, e["summary"])
-            table.add_row(*(Text(str(v)) for v in cells))
-        console.print(table)
+        _print_listing(console, k, data[k], columns[k], long_)
+
+
+def _list_cells(e: dict, columns: tuple[str, ...], long_: bool) -> dict[str, str]:
+    """One entry's cells for `ebmbench list`, by column."""
+    cells = {"name": e["name"]}
+    for col in columns:
+        v = e[col]
+        if col == "direction":
+            v = {"higher": "higher is better ↑", "lower": "lower is better ↓"}.get(v, "reported, not ranked")
+        cells[col] = ", ".join(map(str, v)) if isinstance(v, list) else str(v)
+    cells["source"] = e.get("reference") or ""
+    if long_:
+        cells["params"] = ", ".join(f"{p}={d['default']}" for p, d in e["params"].items())
+        cells["provider"] = f"{e['plugin']} ({e['dist'] or 'local'} {e['version'] or ''})".replace(" )", ")")
+    cells["summary"] = e["summary"]
+    return cells
+
+
+def _print_listing(console, kind: str, entries: list[dict], columns: tuple[str, ...], long_: bool) -> None:
+    """One kind's table fitted to the console: a name is never broken (one line, full
+    width), the short metadata columns wrap only between words, and source, summary
+    (and --long's params, provider) are cut with an ellipsis, or dropped whole when even
+    that does not fit: provider, params and source first, the summary after the
+    first two metadata columns."""
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    from ebmbench.show import fit_widths
+
+    # the source (paper) is what a reader of a benchmark table asks first; parameters
+    # and provider make the table too wide for a terminal, so they wait for --long
+    cut = ("source", *(("params", "provider") if long_ else ()), "summary")
+    headers = ["name", *columns, *cut]
+    rows = [_list_cells(e, columns, long_) for e in entries]
+    natural = {c: max([len(c), *(len(r[c]) for r in rows)]) for c in headers}
+    longest_word = {c: max([len(c), *(len(w) for r in rows for w in r[c].split())]) for c in columns}
+    minimal = {"name": natural["name"], **longest_word, **{c: min(natural[c], 20) for c in cut}}
+    # what an entry is (its first two metadata columns and its summary) before the rest
+    priority = ["name", *columns[:2], "summary", *columns[2:], "source", *cut[1:-1]]
+    widths = fit_widths(headers, priority, natural, minimal, console.width)
+    table = Table(title=f"{kind} ({len(entries)})", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False)
+    table.pad_edge = False
+    for col, width in widths.items():
+        table.add_column(col, width=width, no_wrap=col not in columns, overflow="ellipsis" if col in cut else "fold")
+    for r in rows:
+        table.add_row(*(Text(r[c]) for c in widths))
+    console.print(table)
+    if len(widths) < len(headers):
+        more = len(headers) - len(widths)
+        console.print(Text(f"{more} more column{'s' if more > 1 else ''}: a wider terminal or --json", style="dim"))
 
 
 # ---------------------------------------------------------------------- plugins
@@ -172,7 +365,7 @@ def plugins_cmd(as_json, **load):
             Text(p["version"] or ""),
             Text(p["status"], style=style[p["status"]]),
             Text(", ".join(p["entries"])),
-            Text(p["error"] or ""),
+            Text(strip_control(p["error"] or "")),  # a plugin's exception message
         )
     _console().print(table)
 
@@ -249,13 +442,7 @@ def _selections(values):
     show_default=True,
     help="Seconds a worker may take to start (imports, plugin loading) before its cell errs.",
 )
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False),
-    default="results",
-    show_default=True,
-    help="Results root; runs go to OUT/runs/<run_id>/.",
-)
+@out_option()
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
 @click.option(
     "--executor",
@@ -300,6 +487,15 @@ def _selections(values):
     help="Statuses that make the exit code 1: any of error,diverged,timeout.",
 )
 @click.option("--no-report", is_flag=True, help="Skip the report (figures, report.html) after the run.")
+@click.option(
+    "--progress",
+    default="auto",
+    show_default=True,
+    type=click.Choice(PROGRESS_MODES),
+    help="While cells run: rich (a live bar), plain (a line per finished cell, for logs), json (a JSON "
+    "object per line on stdout, for scripts; the summary goes to stderr); auto: rich on a terminal, else plain.",
+)
+@click.option("-q", "--quiet", is_flag=True, help="No progress: only the summary after the run, and errors.")
 @plugin_options
 @click.pass_context
 def run_cmd(
@@ -328,6 +524,8 @@ def run_cmd(
     pdb,
     fail_on,
     no_report,
+    progress,
+    quiet,
     **load,
 ):
     """Run the benchmark grid: tasks x compatible (model, method) pairs x seeds.
@@ -346,6 +544,9 @@ def run_cmd(
         raise UsageError(f"--fail-on accepts error, diverged, timeout; got {', '.join(sorted(bad))}")
     if pdb and executor != "serial":
         raise UsageError("--pdb needs --executor serial (a debugger cannot reach a worker process)")
+    if quiet and ctx.get_parameter_source("progress") == click.core.ParameterSource.COMMANDLINE:
+        raise UsageError(f"--quiet shows no progress; drop --progress {progress} (or --quiet)")
+    _nonempty(ctx, "tasks", "models", "methods", "metrics")
     grid_options = (
         "run_all",
         "tasks",
@@ -419,15 +620,43 @@ def run_cmd(
     )
     cells = plan_suite(registry, cfg) if suite else plan(registry, cfg)
     mark_dead_runs(Path(out), warn)
-    outcome = _run_with_progress(registry, cfg, cells, resume_dir, warn)
+    reporter = _reporter(progress, quiet)
+    outcome = _run_with_progress(registry, cfg, cells, resume_dir, warn, reporter)
     store = outcome.store
-    _print_run(store.dir)
+    reporter.end(store.run_id, str(store.dir), str(outcome.status), outcome.statuses)
+    # with --progress json, stdout carries only JSON lines: the summary goes to stderr
+    summary = _console(stderr=progress == "json" and not quiet)
+    _print_run(store.dir, summary)
     reused = f" ({outcome.n_cached} reused from earlier runs)" if outcome.n_cached else ""
-    _console().print(f"results: {store.dir}{reused}")
+    summary.print(f"results: {store.dir}{reused}", markup=False)
     if not no_report:
-        _report_after_run(store.dir, _console())
+        _report_after_run(store.dir, summary)
     failing = [s for s in outcome.statuses if s in fail_statuses]
     sys.exit(1 if failing else 0)
+
+
+def _reporter(progress: str, quiet: bool):
+    """The progress display: rich's live bar on a terminal, plain lines otherwise (see
+    ebmbench.execution.progress); `--progress rich` forces the bar even into a file."""
+    from ebmbench.execution.progress import make_reporter
+
+    isatty = sys.stdout.isatty()
+    console = _console() if isatty or progress != "rich" else _forced_terminal_console()
+    return make_reporter(progress, quiet, isatty, _echo_line, console)
+
+
+def _forced_terminal_console():
+    return _console_class()(highlight=False, soft_wrap=False, force_terminal=True)
+
+
+def _echo_line(line: str) -> None:
+    """One progress line, flushed at once (a pipe is block-buffered: a CI log would see
+    nothing until the end). A closed pipe mutes stdout and the run goes on: its results
+    are stored and its exit code still says how the cells went."""
+    try:
+        click.echo(line)
+    except BrokenPipeError:
+        _mute_stdout()
 
 
 def _option(ctx, name: str) -> str:
@@ -436,50 +665,37 @@ def _option(ctx, name: str) -> str:
 
 
 def _warner():
-    return lambda msg: click.echo(f"ebmbench: warning: {msg}", err=True)
+    return lambda msg: click.echo(f"ebmbench: warning: {strip_control(msg)}", err=True)
 
 
-def _run_with_progress(registry, cfg, cells, resume_dir, warn):
-    """execute() under a progress bar; interrupts and failed writes end in one line."""
-    from rich.markup import escape
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+def _run_with_progress(registry, cfg, cells, resume_dir, warn, reporter):
+    """execute() under the progress display; interrupts and failed writes end in one line.
 
+    The display counts runnable cells only: skipped (incompatible) pairs never arrive
+    through on_cell, and the cells a resumed run already has are not this run's work."""
     from ebmbench.results.store import StoreError
     from ebmbench.runner import RunInterrupted, execute
 
-    progress = Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("{task.fields[last]}"),
-        console=_console(),
-        transient=False,
-    )
     state: dict = {}
+    n_skipped = sum(c.skip_reason is not None for c in cells)
 
-    def on_start(store, n_compute):
+    def on_start(store, n_compute, n_reused):
         state["store"] = store
-        runnable = sum(c.skip_reason is None for c in cells)
-        state["bar"] = progress.add_task("cells", total=runnable, last="")
-
-    def on_cell(row):
-        if row["status"] != "skipped" and "bar" in state:
-            last = escape(f"{row['task']} {row['label']} #{row['rep']}: {row['status']}")
-            progress.update(state["bar"], advance=1, last=last)
+        reporter.start(store.run_id, n_compute, n_reused, n_skipped)
 
     try:
-        with progress:
-            return execute(registry, cfg, cells, resume=resume_dir, on_start=on_start, on_cell=on_cell, warn=warn)
+        with reporter:
+            return execute(registry, cfg, cells, resume=resume_dir, on_start=on_start, on_cell=reporter.cell, warn=warn)
     except (KeyboardInterrupt, RunInterrupted) as exc:
         code = exc.exit_code if isinstance(exc, RunInterrupted) else 130
         store = state.get("store")
         if store is None:
             click.echo("interrupted before the run started", err=True)
             sys.exit(code)
+        out = _out_args(cfg.out)
         click.echo(
             f"interrupted ({signal_name(code)}); finished cells are kept in {store.dir}; "
-            f"`ebmbench run --resume {store.run_id}` continues it, `ebmbench report {store.run_id}` "
+            f"`ebmbench run --resume {store.run_id}{out}` continues it, `ebmbench report {store.run_id}{out}` "
             f"reports it",
             err=True,
         )
@@ -492,6 +708,14 @@ def _run_with_progress(registry, cfg, cells, resume_dir, warn):
             f"ebmbench: error: {exc}; run {store.run_id} is marked failed, rows already written are kept", err=True
         )
         sys.exit(1)
+
+
+def _out_args(out: Path) -> str:
+    """` --out OUT` for a command to paste, unless OUT is where that command looks anyway."""
+    import shlex
+
+    default = os.environ.get(OUT_ENV) or "results"
+    return "" if Path(out) == Path(default) else f" --out {shlex.quote(str(out))}"
 
 
 def signal_name(code: int) -> str:
@@ -512,10 +736,10 @@ def _check_device(device: str) -> None:
 
 
 # ------------------------------------------------------------------------- show
-def _print_run(run_dir: Path) -> None:
+def _print_run(run_dir: Path, console=None) -> None:
     from ebmbench.show import render_run
 
-    render_run(run_dir, console=_console())
+    render_run(run_dir, console=console or _console())
 
 
 @cli.command("show")
@@ -544,12 +768,31 @@ def _print_run(run_dir: Path) -> None:
     show_default=True,
     help="Significant digits of the means in tables.",
 )
-def show_cmd(run, out, only_task, metric, fmt, digits):
-    """Print a run's tables (the latest run by default)."""
+@click.option(
+    "--all-columns",
+    is_flag=True,
+    help="Every metric and the training time, not only each task's headline columns "
+    "(in column pages when the terminal is narrow).",
+)
+@click.option("--skipped", is_flag=True, help="List the skipped (task, model/method) pairs, grouped by reason.")
+def show_cmd(run, out, only_task, metric, fmt, digits, all_columns, skipped):
+    """Print a run's tables (the latest run by default).
+
+    Each task's leaderboard shows rank, model/method, the main metric, the task's
+    headline metrics and the status count, fitted to the terminal's width."""
     from ebmbench.results.runs import find_run
     from ebmbench.show import render_run
 
-    text = render_run(find_run(Path(out), run, _warner()), only_task, metric, fmt, console=_console(), digits=digits)
+    text = render_run(
+        find_run(Path(out), run, _warner()),
+        only_task,
+        metric,
+        fmt,
+        console=_console(),
+        digits=digits,
+        all_columns=all_columns,
+        skipped=skipped,
+    )
     if text is not None:
         click.echo(text, nl=not text.endswith("\n"))
 
@@ -564,21 +807,17 @@ def _report_after_run(run_dir: Path, console) -> None:
 @cli.command("report")
 @click.argument("run", required=False)
 @click.option(
-    "--out",
+    "--dest",
     "-o",
-    "output",
+    "dest",
+    cls=_AliasedOption,
+    hidden_aliases=("-o",),
     type=click.Path(file_okay=False),
     default=None,
+    metavar="DIR",
     help="Write the report to DIR (default: the run's folder).",
 )
-@click.option(
-    "--root",
-    "root",
-    type=click.Path(file_okay=False),
-    default="results",
-    show_default=True,
-    help="Results root RUN lives under (RUN may also be a run folder's path).",
-)
+@out_option("--root")
 @click.option(
     "--format",
     "fmt",
@@ -587,15 +826,17 @@ def _report_after_run(run_dir: Path, console) -> None:
     type=click.Choice(["html", "md"]),
     help="html: report.html with figures and tables; md: a compact report.md, also printed.",
 )
-def report_cmd(run, root, output, fmt):
-    """Write a run's report: figures, tables and report.html (the latest run by default)."""
+def report_cmd(run, out, dest, fmt):
+    """Write a run's report: figures, tables and report.html (the latest run by default).
+
+    RUN is a run id (or its prefix) under --out, or a run folder's path."""
     from ebmbench.report import build_report
     from ebmbench.results.runs import find_run
 
     formats = ("md",) if fmt == "md" else ("html", "md")
-    result = build_report(find_run(Path(root), run, _warner()), output, formats=formats)
+    result = build_report(find_run(Path(out), run, _warner()), dest, formats=formats)
     for problem in result.problems:
-        click.echo(f"report: a figure failed: {problem.splitlines()[0]}", err=True)
+        click.echo(f"report: a figure failed: {strip_control(problem.splitlines()[0])}", err=True)
     if fmt == "md":
         click.echo(result.markdown.read_text(), nl=False)
         return
@@ -603,15 +844,6 @@ def report_cmd(run, root, output, fmt):
 
 
 # ------------------------------------------------------------------------- compare
-_root_option = click.option(
-    "--root",
-    type=click.Path(file_okay=False),
-    default="results",
-    show_default=True,
-    help="Results root: run ids are looked up in ROOT/runs.",
-)
-
-
 def _tolerances(values: tuple[str, ...]) -> dict[str, tuple[float, float]]:
     """--tol METRIC=REL[,ABS] (repeatable) as {metric: (rel, abs)}."""
     out = {}
@@ -634,7 +866,7 @@ def _tolerances(values: tuple[str, ...]) -> dict[str, tuple[float, float]]:
 @cli.command("compare")
 @click.argument("baseline")
 @click.argument("current", required=False)
-@_root_option
+@out_option("--root")
 @click.option(
     "--metric",
     "metrics",
@@ -660,11 +892,12 @@ def _tolerances(values: tuple[str, ...]) -> dict[str, tuple[float, float]]:
     type=click.Choice(["table", "md", "json"]),
     help="table for a terminal, md for a CI job summary, json for machines.",
 )
-def compare_cmd(baseline, current, root, metrics, rel_tol, abs_tol, tols, alpha, all_rows, fmt):
+@click.pass_context
+def compare_cmd(ctx, baseline, current, out, metrics, rel_tol, abs_tol, tols, alpha, all_rows, fmt):
     """Did CURRENT get worse than BASELINE? Exit 1 on a regression, 0 otherwise.
 
     Each side is a run id or folder, a results .parquet or a baseline .json
-    (`ebmbench baseline save`); CURRENT defaults to the latest run under --root.
+    (`ebmbench baseline save`); CURRENT defaults to the latest run under --out.
     A change is a regression only when it is outside the tolerance band AND supported
     over seeds (paired: t-test and bootstrap CI; unpaired: Mann-Whitney, >= 4 seeds a
     side), with Holm's correction over every compared cell and metric."""
@@ -672,9 +905,10 @@ def compare_cmd(baseline, current, root, metrics, rel_tol, abs_tol, tols, alpha,
     from ebmbench.results.baseline import load_side
     from ebmbench.results.compare import CompareConfig, compare_sides, has_regression
 
+    _nonempty(ctx, "metrics")
     warn = _warner()
-    base = load_side(baseline, Path(root), warn)
-    cur = load_side(current, Path(root), warn) if current else load_side_latest(Path(root), warn)
+    base = load_side(baseline, Path(out), warn)
+    cur = load_side(current, Path(out), warn) if current else load_side_latest(Path(out), warn)
     names = _names(*metrics)
     config = CompareConfig(rel_tol=rel_tol, abs_tol=abs_tol, alpha=alpha, metrics=names or None)
     table = compare_sides(base, cur, config, _tolerances(tols))
@@ -703,30 +937,33 @@ def baseline_group():
 @baseline_group.command("save")
 @click.argument("run", required=False)
 @click.option("--name", required=True, help="Baseline name: writes DIR/NAME.json.")
-@_root_option
+@out_option("--root")
 @click.option(
     "--dir",
     "directory",
     type=click.Path(file_okay=False),
     default=None,
-    help="Where baselines go (default: ROOT/baselines).",
+    help="Where baselines go (default: baselines/ under --out).",
 )
 @click.option("--metric", "metrics", multiple=True, help="Metrics to keep (default: each task's main metric).")
-def baseline_save_cmd(run, name, root, directory, metrics):
+@click.pass_context
+def baseline_save_cmd(ctx, run, name, out, directory, metrics):
     """Save RUN (the latest by default) as a baseline file, small enough to commit."""
     import re
 
     from ebmbench.results.baseline import build_baseline, write_baseline
     from ebmbench.results.runs import find_run, load_meta, read_results
 
+    _nonempty(ctx, "metrics")
+
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
         raise UsageError(f"--name must be letters, digits, '.', '_' or '-' (a file name), got {name!r}")
-    run_dir = find_run(Path(root), run, _warner())
+    run_dir = find_run(Path(out), run, _warner())
     meta = load_meta(run_dir)
     if meta.get("status") != "finished":
         raise UsageError(f"run {run_dir.name} is {meta.get('status')}: a baseline needs a finished run")
     doc = build_baseline(read_results(run_dir), meta, name, list(_names(*metrics)) or None)
-    folder = Path(directory) if directory else Path(root) / "baselines"
+    folder = Path(directory) if directory else Path(out) / "baselines"
     path = write_baseline(doc, folder / f"{name}.json")
     n_values = sum(len(c["values"]) for c in doc["cells"])
     click.echo(f"baseline {name}: {path} ({len(doc['cells'])} cells, {n_values} values, run {run_dir.name})")
@@ -736,7 +973,7 @@ def baseline_save_cmd(run, name, root, directory, metrics):
 @cli.command("history")
 @click.option("-t", "--task", "tasks", multiple=True, help="Only these tasks (comma-separated or repeated).")
 @click.option("--metric", "metrics", multiple=True, help="Metrics to follow (default: each task's main metric).")
-@_root_option
+@out_option("--root")
 @click.option(
     "--plot", "plot_path", type=click.Path(dir_okay=False), default=None, help="Also write the plot (PNG and SVG)."
 )
@@ -749,16 +986,19 @@ def baseline_save_cmd(run, name, root, directory, metrics):
     help="table: runs x (task, model/method), mean [95 % CI]; csv/json: the long frame, one row per run and cell.",
 )
 @plugin_options
-def history_cmd(tasks, metrics, root, plot_path, fmt, **load):
+@click.pass_context
+def history_cmd(ctx, tasks, metrics, out, plot_path, fmt, **load):
     """Every stored run, oldest first, with its commit and date: how a metric moved."""
     from ebmbench.report.history import gather_history, history_table, plot_history
 
+    _nonempty(ctx, "tasks", "metrics")
+    root = Path(out)
     registry = _load(**load)
     main = {n: registry.get("tasks", n).cls.main_metric for n in registry.names("tasks")}
     directions = {n: registry.get("metrics", n).cls.direction for n in registry.names("metrics")}
-    frame = gather_history(Path(root), _names(*tasks) or None, _names(*metrics) or None, _warner(), main)
+    frame = gather_history(root, _names(*tasks) or None, _names(*metrics) or None, _warner(), main)
     if frame.empty:
-        raise UsageError(f"no done cells under {Path(root) / 'runs'} match; start one with `ebmbench run`")
+        raise UsageError(f"no done cells under {root / 'runs'} match; start one with `ebmbench run`")
     if fmt == "csv":
         click.echo(frame.to_csv(index=False), nl=False)
     elif fmt == "json":
@@ -770,16 +1010,19 @@ def history_cmd(tasks, metrics, root, plot_path, fmt, **load):
         else:
             from rich.table import Table
 
-            out = Table(title=f"history of {Path(root) / 'runs'} ({frame['run_id'].nunique()} runs)")
+            view = Table(title=f"history of {root / 'runs'} ({frame['run_id'].nunique()} runs)")
             for col in table.columns:
-                out.add_column(str(col), overflow="fold")
+                view.add_column(str(col), overflow="fold")
             for row in table.itertuples(index=False):
-                out.add_row(*(str(v) for v in row))
-            _console().print(out)
+                view.add_row(*(str(v) for v in row))
+            _console().print(view)
     if plot_path:
         metric = frame["metric"].iloc[0] if frame["metric"].nunique() == 1 else None
         path = plot_history(frame, metric, Path(plot_path), directions)
         click.echo(f"plot: {path}", err=True)
+
+
+_share_out_option(cli)
 
 
 # ------------------------------------------------------------------------- main

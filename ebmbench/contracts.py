@@ -44,27 +44,61 @@ TaskKind = Literal["unconditional", "conditional"]
 
 @dataclass(frozen=True)
 class Param:
-    """A user-settable hyperparameter, e.g. `-M "pcd[steps=20]"`."""
+    """A user-settable hyperparameter, e.g. `-M "pcd[steps=20]"`.
+
+    Bounds of numbers are inclusive unless `low_open`/`high_open` say otherwise: a
+    noise scale or a step size is `low=0, low_open=True` (0 is meaningless, not just
+    small). A float is finite unless `finite=False`, or unless its default is itself
+    infinite (`beta=inf` meaning the zero-temperature limit): inf and nan are never
+    meant for a step size or a learning rate, and would only show up as a diverged cell.
+    """
 
     default: Any
     help: str = ""
     choices: tuple[Any, ...] | None = None
-    low: float | None = None  # inclusive bounds for numbers
+    low: float | None = None
     high: float | None = None
+    low_open: bool = False  # True: the value must be > low
+    high_open: bool = False  # True: the value must be < high
+    finite: bool | None = None  # floats; None: finite unless the default is infinite
 
     @property
     def type(self) -> type:
         return type(self.default)
 
+    @property
+    def allows_inf(self) -> bool:
+        """Whether inf (or -inf) is an allowed value; never for ints, bools and strings."""
+        if self.type is not float:
+            return False
+        return self.finite is False or (self.finite is None and math.isinf(self.default))
+
     def describe(self) -> str:
+        """What is allowed, in interval notation: `float in (0, inf)`, `int in [1, inf]`."""
         if self.choices:
             return "one of " + ", ".join(map(str, self.choices))
-        rng = ""
-        if self.low is not None or self.high is not None:
-            lo = "-inf" if self.low is None else self.low
-            hi = "inf" if self.high is None else self.high
-            rng = f" in [{lo}, {hi}]"
-        return f"{self.type.__name__}{rng}"
+        if self.low is None and self.high is None:
+            finite = self.type is float and not self.allows_inf
+            return f"{self.type.__name__} (finite)" if finite else self.type.__name__
+        # an unbounded side is open when inf itself is not allowed: [0, inf) for a finite float
+        unbounded_open = self.type is float and not self.allows_inf
+        lo = "-inf" if self.low is None else f"{self.low:g}" if isinstance(self.low, float) else str(self.low)
+        hi = "inf" if self.high is None else f"{self.high:g}" if isinstance(self.high, float) else str(self.high)
+        left = "(" if self.low_open or (self.low is None and unbounded_open) else "["
+        right = ")" if self.high_open or (self.high is None and unbounded_open) else "]"
+        return f"{self.type.__name__} in {left}{lo}, {hi}{right}"
+
+    def violation(self, value: float) -> str | None:
+        """None if the number `value` is allowed, else what is wrong with it (for the message)."""
+        if math.isnan(value):
+            return "not a number"
+        if math.isinf(value) and not self.allows_inf:
+            return "not finite"
+        if self.low is not None and (value <= self.low if self.low_open else value < self.low):
+            return "too small"
+        if self.high is not None and (value >= self.high if self.high_open else value > self.high):
+            return "too large"
+        return None
 
 
 class Component:
@@ -126,6 +160,10 @@ class Task(Component):
     x_dim: ClassVar[int] = 0  # dimension of x (conditional tasks)
     domain: ClassVar[tuple[tuple[float, float], ...]]  # bounds of y, per coordinate
     main_metric: ClassVar[str]
+    # 2-4 metrics a reader compares beside the main one; `ebmbench show` and `run` print
+    # these columns (most important first) and keep the rest for `show --all-columns`,
+    # so a leaderboard fits an 80-column terminal or CI log. Names of registered metrics.
+    headline_metrics: ClassVar[tuple[str, ...]] = ()
     ground_truth: ClassVar[frozenset[str]] = frozenset()
     tags: ClassVar[frozenset[str]] = frozenset()
 

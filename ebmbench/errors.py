@@ -1,9 +1,24 @@
-"""Errors the CLI turns into one line and exit code 2 (bad usage or bad input)."""
+"""Errors the CLI turns into one line and exit code 2 (bad usage or bad input), and the
+cleaning of text that plugins hand us before it reaches a terminal."""
 
 import difflib
+import re
 from collections.abc import Iterable
 
-__all__ = ["UsageError", "PluginLoadError", "unknown_name"]
+__all__ = ["UsageError", "PluginLoadError", "unknown_name", "strip_control"]
+
+# Terminal control sequences, longest forms first: CSI (ESC [ ... final byte, e.g. colours,
+# cursor moves, screen clears); OSC, DCS, SOS, PM and APC strings (ESC ] ... BEL or ST: window
+# titles, hyperlinks, clipboard writes), an unterminated one up to the end of its line; other
+# escape sequences (ESC plus intermediates and one final byte); the 8-bit C1 forms of all of
+# these (U+0080-U+009F, e.g. U+009B is CSI); and the remaining C0 controls and DEL, except
+# newline and tab. Carriage return goes too: it lets a message overwrite what was printed.
+_CONTROL = re.compile(
+    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]?"
+    r"|(?:\x1b[]PX^_]|[\x90\x98\x9d\x9e\x9f])[^\x07\x1b\x9c\n]*(?:\x07|\x1b\\|\x9c)?"
+    r"|\x1b[ -/]*[0-~]?"
+    r"|[\x00-\x08\x0b-\x1f\x7f-\x9f]"
+)
 
 
 class UsageError(Exception):
@@ -20,3 +35,16 @@ def unknown_name(kind: str, name: str, known: Iterable[str]) -> UsageError:
     hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
     listing = f" (known: {', '.join(known)})" if len(known) <= 12 else f" (see `ebmbench list {kind}`)"
     return UsageError(f"unknown {kind[:-1]} {name!r}{hint}{listing if not close else ''}")
+
+
+def strip_control(text: str | None) -> str | None:
+    """`text` without terminal control sequences (None stays None).
+
+    Exception messages, reasons and tracebacks come from plugins: a stray colour code
+    would bleed into every later line of a table, and an escape sequence can retitle the
+    window, rewrite the screen or, in some terminals, write the clipboard. The text is
+    stored and printed without them; newlines and tabs are kept (tracebacks need them).
+    """
+    if text is None:
+        return None
+    return _CONTROL.sub("", str(text))

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -88,7 +87,11 @@ def _convert(raw: Any, kind: type, where: str) -> Any:
 
 
 def validate_params(entry: Any, raw: dict[str, Any]) -> dict[str, Any]:
-    """Typed, range-checked parameters, or a UsageError saying what is allowed."""
+    """Typed, range-checked parameters, or a UsageError saying what is allowed.
+
+    Bounds may be exclusive and floats must be finite unless declared otherwise (see
+    `Param`); plan() calls this for every selection, so a bad value stops the run before
+    its first cell instead of surfacing as a diverged cell minutes later."""
     declared = entry.cls.params
     out: dict[str, Any] = {}
     for key, value in raw.items():
@@ -101,8 +104,9 @@ def validate_params(entry: Any, raw: dict[str, Any]) -> dict[str, Any]:
         if p.choices is not None and v not in p.choices:
             raise UsageError(f"{where} must be one of {', '.join(map(str, p.choices))}, got {v!r}")
         if isinstance(v, (int, float)) and not isinstance(v, bool):
-            if math.isnan(v) or (p.low is not None and v < p.low) or (p.high is not None and v > p.high):
-                raise UsageError(f"{where} must be {p.describe()}, got {v!r}")
+            problem = p.violation(v)
+            if problem is not None:
+                raise UsageError(f"{where} must be {p.describe()}, got {v!r} ({problem})")
         out[key] = v
     return out
 

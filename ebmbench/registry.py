@@ -125,6 +125,7 @@ class Entry:
                 x_dim=c.x_dim,
                 domain=[list(b) for b in c.domain],
                 main_metric=c.main_metric,
+                headline_metrics=list(c.headline_metrics),
                 ground_truth=sorted(c.ground_truth),
             )
         elif self.kind == "models":

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ebmbench._version import __version__
+from ebmbench.errors import strip_control
 from ebmbench.execution.plan import PlannedCell, RunConfig
 from ebmbench.executor_api import CellResult, ExecutorSettings
 from ebmbench.params import canonical
@@ -121,6 +122,7 @@ def run_meta(registry: Registry, cfg: RunConfig, run_id: str, n_cells: int) -> d
         "torch_threads": cfg.threads,
         "metric_directions": {n: registry.get("metrics", n).cls.direction for n in registry.names("metrics")},
         "main_metrics": {n: registry.get("tasks", n).cls.main_metric for n in registry.names("tasks")},
+        "headline_metrics": {n: list(registry.get("tasks", n).cls.headline_metrics) for n in registry.names("tasks")},
         "metric_tolerances": {
             n: list(tol) for n in registry.names("metrics") if (tol := registry.get("metrics", n).cls.tolerance)
         },
@@ -162,8 +164,9 @@ def _record(run_id: str, cell: PlannedCell, result: CellResult) -> dict[str, Any
         profile=s.profile,
         device=s.device,
         status=str(result.status),
-        reason=result.reason,
-        traceback=result.traceback,
+        # the last gate before the store, whatever executor (or plugin compatible()) wrote them
+        reason=strip_control(result.reason),
+        traceback=strip_control(result.traceback),
         train_time_s=result.train_time_s,
         eval_time_s=result.eval_time_s,
         peak_mem_mb=result.peak_mem_mb,
@@ -211,11 +214,15 @@ def execute(
     cells: list[PlannedCell],
     *,
     resume: Path | None = None,
-    on_start: Callable[[RunStore, int], None] | None = None,
+    on_start: Callable[[RunStore, int, int], None] | None = None,
     on_cell: Callable[[dict[str, Any]], None] | None = None,
     warn: Callable[[str], None] = lambda msg: print(msg, file=sys.stderr),
 ) -> RunOutcome:
-    """Run `cells`; `on_start(store, n_to_compute)` and `on_cell(row)` feed the progress display.
+    """Run `cells`; `on_start(store, n_to_compute, n_reused)` and `on_cell(row)` feed the progress display.
+
+    Exactly n_to_compute + n_reused rows then arrive through `on_cell` (the reused ones first,
+    with `cached_from` set); skipped pairs and the cells a resumed run already has never do,
+    so a display can count and time the cells that run.
 
     Raises RunInterrupted (signals), KeyboardInterrupt, or StoreError (a failed write)
     after recording the run's end; every finished cell is stored by then."""
@@ -252,7 +259,7 @@ def execute(
         )
         to_compute = [c for c in runnable if c.spec.cell_key not in sources]
         if on_start:
-            on_start(store, len(to_compute))
+            on_start(store, len(to_compute), len(runnable) - len(to_compute))
         outcome.n_cached = _copy_cached(store, runnable, sources, stored)
         if to_compute:
             executor = registry.make("executors", cfg.executor)

@@ -66,6 +66,23 @@ def test_invalid_model_choice_lists_choices():
     )
 
 
+@pytest.mark.parametrize(
+    "spec,fragments",
+    [
+        ("dsm[sigma=0]", ("sigma", "(0, inf)", "got 0.0")),
+        ("dsm[sigma=inf]", ("sigma", "(0, inf)", "got inf", "not finite")),
+        ("dsm[sigma=nan]", ("sigma", "not a number")),
+        ("dsm_multi[sigma_min=0]", ("sigma_min", "(0, inf)")),
+        ("dsm[lr=0]", ("lr", "(0, inf)")),
+    ],
+)
+def test_meaningless_values_stop_before_any_cell(spec, fragments, tmp_path):
+    """0 or inf would not fail validation before: the cell diverged minutes later."""
+    r = invoke(*RUN, "-t", "8gaussians", "-m", "mlp", "-M", spec, "--out", tmp_path)
+    assert_usage_error(r, *fragments)
+    assert not (tmp_path / "runs").exists()  # no run folder: nothing started
+
+
 def test_bad_value_in_a_sweep_is_caught_before_running(tmp_path):
     r = invoke(*RUN, "-t", "8gaussians", "-m", "kmeans", "-M", "kmeans[max_iter=5|0]", "--out", tmp_path)
     assert_usage_error(r, "max_iter")
@@ -87,6 +104,18 @@ def test_bad_value_in_a_sweep_is_caught_before_running(tmp_path):
         (("frobnicate",), ("frobnicate",)),
         (("list", "widgets"), ("widgets",)),
         (("run", "-t", "8gaussians", "-p", "pcd"), ("no:NAME",)),
+        # an empty selection names its option, not the grid it would have made
+        (("run", "-t", ""), ("-t/--task is empty", "ebmbench list tasks")),
+        (("run", "-t", " , "), ("-t/--task is empty",)),
+        (("run", "-t", "8gaussians", "-m", ""), ("-m/--model is empty",)),
+        (("run", "-t", "8gaussians", "-M", ""), ("-M/--method is empty",)),
+        (("run", "-t", "8gaussians", "--metric", ""), ("--metric is empty", "ebmbench list metrics")),
+        (("history", "-t", ""), ("-t/--task is empty",)),
+        (("history", "--metric", ","), ("--metric is empty",)),
+        (("compare", "base.json", "--metric", ""), ("--metric is empty",)),
+        (("baseline", "save", "--name", "b", "--metric", ""), ("--metric is empty",)),
+        (("run", "-t", "8gaussians", "-q", "--progress", "json"), ("--quiet", "--progress")),
+        (("run", "-t", "8gaussians", "--progress", "fancy"), ("--progress", "fancy")),
     ],
 )
 def test_bad_usage_is_one_line_exit_2(args, fragments):

@@ -22,6 +22,10 @@ class Tunable(ebmbench.Method):
         "kind": ebmbench.Param("fast", "variant", choices=("fast", "slow")),
         "clamp": ebmbench.Param(True, "clamp"),
         "beta": ebmbench.Param(math.inf, "inverse temperature", low=1e-6),
+        "sigma": ebmbench.Param(0.1, "noise std", low=0, low_open=True),
+        "frac": ebmbench.Param(0.5, "fraction", low=0, high=1, high_open=True),
+        "temp": ebmbench.Param(1.0, "temperature; inf = greedy", low=0, finite=False),
+        "shift": ebmbench.Param(0.0, "an offset, any finite number"),
     }
 
 
@@ -132,3 +136,81 @@ def test_canonical_and_label_are_order_independent():
     assert canonical({"b": 1, "a": 0.5}) == canonical({"a": 0.5, "b": 1}) == '{"a":0.5,"b":1}'
     assert label("pcd", {}) == "pcd"
     assert label("pcd", {"steps": 5, "lr": 0.1}) == "pcd[lr=0.1,steps=5]"
+
+
+# ------------------------------------------------------------ exclusive and finite bounds
+@pytest.mark.parametrize(
+    "raw,fragments",
+    [
+        ({"sigma": "0"}, ("sigma", "float in (0, inf)", "got 0.0", "too small")),
+        ({"sigma": "inf"}, ("sigma", "float in (0, inf)", "got inf", "not finite")),
+        ({"sigma": "-inf"}, ("sigma", "not finite")),
+        ({"sigma": "1e400"}, ("sigma", "got inf", "not finite")),  # overflows to inf
+        ({"sigma": "nan"}, ("sigma", "not a number")),
+        ({"frac": "1"}, ("frac", "float in [0, 1)", "too large")),
+        ({"lr": "inf"}, ("lr", "not finite")),
+        ({"shift": "inf"}, ("shift", "float (finite)", "not finite")),
+        ({"temp": "nan"}, ("temp", "not a number")),  # finite=False allows inf, never nan
+    ],
+)
+def test_exclusive_and_finite_bounds_say_what_is_allowed(raw, fragments):
+    with pytest.raises(UsageError) as exc:
+        validate_params(ENTRY, raw)
+    for fragment in fragments:
+        assert fragment in str(exc.value), (fragment, str(exc.value))
+
+
+def test_values_inside_open_bounds_and_declared_infinities_pass():
+    out = validate_params(ENTRY, {"sigma": "1e-12", "frac": "0", "temp": "inf", "beta": "inf", "shift": "-3"})
+    assert out == {"sigma": 1e-12, "frac": 0.0, "temp": math.inf, "beta": math.inf, "shift": -3.0}
+
+
+def test_describe_uses_interval_notation():
+    p = Tunable.params
+    assert p["sigma"].describe() == "float in (0, inf)"  # a finite float: inf is not in the range
+    assert p["frac"].describe() == "float in [0, 1)"
+    assert p["steps"].describe() == "int in [1, inf]"
+    assert p["beta"].describe() == "float in [1e-06, inf]"  # its default is inf: inf is allowed
+    assert p["temp"].describe() == "float in [0, inf]"
+    assert p["shift"].describe() == "float (finite)"
+
+
+@pytest.fixture(scope="module")
+def builtins():
+    from ebmbench.registry import LoadConfig, load_registry
+
+    return load_registry(LoadConfig())
+
+
+def test_every_builtin_default_is_inside_its_own_bounds(builtins):
+    """A declared bound that excludes the default would make the entry unusable as is."""
+    for kind in ("tasks", "models", "methods", "samplers", "metrics"):
+        for name in builtins.names(kind):
+            for key, p in builtins.get(kind, name).cls.params.items():
+                if isinstance(p.default, (int, float)) and not isinstance(p.default, bool):
+                    assert p.violation(p.default) is None, (kind, name, key, p.describe(), p.default)
+
+
+@pytest.mark.parametrize(
+    "kind,name,params,fragment",
+    [
+        ("methods", "dsm", {"sigma": "0"}, "sigma"),
+        ("methods", "dsm", {"sigma": "inf"}, "sigma"),
+        ("methods", "dsm_multi", {"sigma_min": "0"}, "sigma_min"),
+        ("methods", "dsm_multi", {"sigma_max": "0"}, "sigma_max"),
+        ("methods", "dae", {"sigma": "0"}, "sigma"),
+        ("methods", "pcd", {"step": "0"}, "step"),
+        ("methods", "pcd", {"lr": "0"}, "lr"),
+        ("methods", "hmc_ml", {"step": "0"}, "step"),
+        ("samplers", "langevin", {"step": "0"}, "step"),
+        ("samplers", "mala", {"step": "inf"}, "step"),
+    ],
+)
+def test_builtin_meaningless_values_are_rejected(builtins, kind, name, params, fragment):
+    with pytest.raises(UsageError, match=fragment):
+        builtins.make(kind, name, **params)
+
+
+def test_builtin_infinite_temperatures_stay_allowed(builtins):
+    assert builtins.make("methods", "latent_ml", beta="inf").p["beta"] == math.inf
+    assert builtins.make("models", "kmeans", beta="inf").p["beta"] == math.inf

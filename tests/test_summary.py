@@ -7,7 +7,19 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from ebmbench.summary import aggregate, format_cell, leaderboard, pivot, ranks, skipped_pairs, summarize
+from ebmbench.summary import (
+    T975,
+    T_MAX_SEEDS,
+    aggregate,
+    format_cell,
+    interval_heading,
+    leaderboard,
+    pivot,
+    rank_table,
+    ranks,
+    skipped_pairs,
+    summarize,
+)
 
 DIRECTIONS = {"nll": "lower", "acc": "higher", "beta": "none"}
 
@@ -38,8 +50,8 @@ def frame():
     return pd.DataFrame(rows)
 
 
-def test_summarize_matches_numpy_and_scipy_bootstrap():
-    v = [1.0, 2.0, 4.0, 3.5]
+def test_summarize_matches_numpy_and_scipy_bootstrap_from_five_seeds():
+    v = [1.0, 2.0, 4.0, 3.5, 2.5]
     s = summarize(v)
     assert s["mean"] == pytest.approx(np.mean(v))
     assert s["std"] == pytest.approx(np.std(v, ddof=1))
@@ -47,7 +59,38 @@ def test_summarize_matches_numpy_and_scipy_bootstrap():
     assert s["ci_low"] == pytest.approx(ref.confidence_interval.low)
     assert s["ci_high"] == pytest.approx(ref.confidence_interval.high)
     assert s["ci_low"] <= s["mean"] <= s["ci_high"]
-    assert s["n"] == 4
+    assert s["n"] == 5 and s["interval"] == "bootstrap"
+
+
+@pytest.mark.parametrize("v", [[1.0, 2.0], [1.0, 2.0, 4.0], [1.0, 2.0, 4.0, 3.5]])
+def test_summarize_few_seeds_is_a_t_interval(v):
+    """Two to four seeds: Student's t, never a bootstrap of a handful of values."""
+    s = summarize(v)
+    lo, hi = stats.t.interval(0.95, len(v) - 1, loc=np.mean(v), scale=stats.sem(v))
+    assert (s["ci_low"], s["ci_high"]) == (pytest.approx(lo, rel=1e-12), pytest.approx(hi, rel=1e-12))
+    assert s["interval"] == "t" and s["n"] == len(v)
+
+
+def test_t_quantiles_are_scipys():
+    for df, q in T975.items():
+        assert q == pytest.approx(stats.t.ppf(0.975, df), rel=1e-14)
+    assert max(T975) == T_MAX_SEEDS - 1
+
+
+def test_aggregate_matches_summarize_per_group():
+    rows = []
+    for label, values in {"few": [1.0, 1.7, 0.2], "many": [1.0, 2.0, 4.0, 3.5, 2.5, 9.0], "one": [3.0]}.items():
+        rows += [{"task": "a", "label": label, "rep": i, "status": "done", "nll": v} for i, v in enumerate(values)]
+    rows.append({"task": "a", "label": "inf", "rep": 0, "status": "done", "nll": float("inf")})
+    df = pd.DataFrame(rows)
+    agg = aggregate(df, ["nll"]).set_index("label")
+    for label, group in df.groupby("label"):
+        ref = summarize(group["nll"].tolist())
+        got = agg.loc[label]
+        for key in ("mean", "std", "ci_low", "ci_high"):
+            assert got[key] == pytest.approx(ref[key], rel=1e-12, nan_ok=True), (label, key)
+        assert got["n"] == ref["n"] and got["interval"] == ref["interval"]
+    assert agg.loc["inf", "n"] == 0  # only an infinite value: a row without a mean, as before
 
 
 def test_summarize_edge_cases():
@@ -57,6 +100,7 @@ def test_summarize_edge_cases():
     same = summarize([3.0, 3.0])
     assert same["ci_low"] == same["ci_high"] == 3.0
     assert summarize([1.0, float("nan"), 3.0])["n"] == 2  # non-finite values are dropped
+    assert one["interval"] == "none" and format_cell(one) == "2.00"  # n = 1: the value, no ±
 
 
 def test_aggregate_only_done_cells():
@@ -109,3 +153,26 @@ def test_format_cell_keeps_significant_digits(mean, digits, text):
     nan = float("nan")
     assert format_cell({"mean": mean, "ci_low": nan, "ci_high": nan}, digits) == text
     assert format_cell({"mean": mean, "ci_low": mean - 1, "ci_high": mean + 1}, digits) == f"{text} ± 1"
+
+
+def test_interval_heading_names_the_method_and_the_seeds():
+    def rows(*ns, interval="t"):
+        return pd.DataFrame({"n": list(ns), "interval": [interval if n > 1 else "none" for n in ns]})
+
+    assert interval_heading(rows(1, 1)) == "1 seed (n = 1, no interval)"
+    assert interval_heading(rows(3, 3)) == "mean ± 95 % t-interval over 3 seeds"
+    assert interval_heading(rows(2, 4)) == "mean ± 95 % t-interval over 2–4 seeds"
+    assert interval_heading(rows(3, 1)) == "mean ± 95 % t-interval over 3 seeds; n = 1: no interval"
+    assert interval_heading(rows(10, interval="bootstrap")) == "mean ± 95 % bootstrap CI over 10 seeds"
+
+
+def test_rank_table_says_how_many_tasks_each_rank_covers():
+    """A method that ran (and won) one task must not read as the best overall."""
+    df = frame()
+    extra = {"task": "a", "label": "solo", "rep": 0, "status": "done", "nll": 0.01, "reason": None}
+    df = pd.concat([df, pd.DataFrame([extra])], ignore_index=True)
+    table = rank_table(df, DIRECTIONS, {"a": "nll", "b": "nll"})
+    assert table.loc["solo", "tasks"] == 1 and table.loc["solo", "mean rank"] == 1
+    assert table.index.tolist()[-1] == "solo"  # more tasks first: solo's 1.0 covers one task
+    assert (table.loc[["m1", "m2", "m3"], "tasks"] == 2).all()
+    assert table.columns.tolist()[:2] == ["tasks", "mean rank"]

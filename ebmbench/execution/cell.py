@@ -15,6 +15,7 @@ import time
 from typing import Callable
 
 from ebmbench.context import Diverged, EvalContext, TrainContext
+from ebmbench.errors import strip_control
 from ebmbench.executor_api import CellResult, CellSpec
 from ebmbench.profiles import get_profile, probe_steps
 from ebmbench.registry import Registry, format_exception
@@ -150,7 +151,7 @@ def run_cell(spec: CellSpec, registry: Registry, on_error: Callable[[BaseExcepti
     method = registry.make("methods", spec.method, **spec.method_params)
     reason = model_spec.compatible(task) or method.compatible(model_spec, task)
     if reason:
-        return CellResult("skipped", reason)
+        return CellResult("skipped", strip_control(reason))
 
     result = CellResult("done")
     tctx = TrainContext(registry, task, profile, spec.seed, spec.device)
@@ -193,9 +194,11 @@ def run_cell(spec: CellSpec, registry: Registry, on_error: Callable[[BaseExcepti
     except Exception as exc:
         if on_error is not None:
             on_error(exc)
-        result.status, result.reason = "error", f"{type(exc).__name__}: {exc}".splitlines()[0]
+        result.status, result.reason = "error", strip_control(f"{type(exc).__name__}: {exc}").splitlines()[0]
         result.traceback = format_exception(exc)
     result.peak_mem_mb = peak_memory_mb(spec.device)
     result.grad_evals = tctx.grad_evals
     result.curve = tctx.curve
+    # reasons and tracebacks quote plugin text: no terminal control sequences in what is stored
+    result.reason, result.traceback = strip_control(result.reason), strip_control(result.traceback)
     return result

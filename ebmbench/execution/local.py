@@ -18,6 +18,7 @@ import time
 from concurrent.futures import Future
 from typing import IO
 
+from ebmbench.errors import strip_control
 from ebmbench.execution.worker import WorkerProcess
 from ebmbench.executor_api import CellResult, CellSpec, Executor, ExecutorSettings
 
@@ -69,7 +70,7 @@ class ProcessExecutor(Executor):
                 result = worker.run(spec.to_json())
             except Exception as exc:  # noqa: BLE001 - a broken pipe or the like costs this cell only
                 worker.close()
-                result = {"status": "error", "reason": f"worker failure: {type(exc).__name__}: {exc}"}
+                result = {"status": "error", "reason": strip_control(f"worker failure: {type(exc).__name__}: {exc}")}
             if worker.stopped:
                 future.cancel() or future.set_exception(InterruptedError("executor shut down"))
                 return

@@ -229,6 +229,7 @@ def _orphan_watchdog(parent: int) -> None:
 
 def _serve() -> None:
     from ebmbench.execution.cell import run_cell
+    from ebmbench.errors import strip_control
     from ebmbench.executor_api import CellSpec
     from ebmbench.registry import LoadConfig, format_exception, load_registry
 
@@ -249,8 +250,8 @@ def _serve() -> None:
         except Exception as exc:  # e.g. a plugin whose constructor raises
             result = {
                 "status": "error",
-                "reason": f"{type(exc).__name__}: {exc}".splitlines()[0],
-                "traceback": format_exception(exc),
+                "reason": strip_control(f"{type(exc).__name__}: {exc}").splitlines()[0],
+                "traceback": strip_control(format_exception(exc)),
             }
         out.write(json.dumps(result, allow_nan=True) + "\n")
 

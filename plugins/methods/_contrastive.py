@@ -37,7 +37,7 @@ def langevin_params(steps: int, step: float = 0.01) -> dict[str, ebmbench.Param]
     """The chain hyperparameters of a Langevin-driven method."""
     return {
         "steps": ebmbench.Param(steps, "Langevin steps per update", low=1),
-        "step": ebmbench.Param(step, "Langevin step size (width-8 domain)", low=0),
+        "step": ebmbench.Param(step, "Langevin step size (width-8 domain)", low=0, low_open=True),
         "noise": ebmbench.Param(-1.0, "Langevin noise; -1 = sqrt(2*step) (T = 1)", low=-1),
         "grad_clip": ebmbench.Param(0.0, "clip each chain's input gradient to this norm (0 = off)", low=0),
     }
@@ -45,7 +45,9 @@ def langevin_params(steps: int, step: float = 0.01) -> dict[str, ebmbench.Param]
 
 OPTIM_PARAMS = {
     "alpha": ebmbench.Param(0.1, "L2 energy penalty weight alpha (E+^2 + E-^2)", low=0),
-    "lr": ebmbench.Param(1e-2, "Adam learning rate (beta1 = 0); 1e-3 stalls on the toy tasks' quick budget", low=0),
+    "lr": ebmbench.Param(
+        1e-2, "Adam learning rate (beta1 = 0); 1e-3 stalls on the toy tasks' quick budget", low=0, low_open=True
+    ),
     "schedule": ebmbench.Param(
         "constant", "learning-rate schedule over the profile's steps", choices=("constant", "cosine")
     ),

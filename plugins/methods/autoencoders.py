@@ -88,8 +88,8 @@ class DAE(_AutoencoderMethod):
     params = {
         # Vincent et al. use noise of 10-50 % of the input range; relative to each coordinate's
         # std, 0.5 perturbs without mixing the modes of the toy tasks.
-        "sigma": ebmbench.Param(0.5, "noise std in units of each coordinate's training std", low=0),
-        "lr": ebmbench.Param(1e-3, "Adam learning rate", low=0),
+        "sigma": ebmbench.Param(0.5, "noise std in units of each coordinate's training std", low=0, low_open=True),
+        "lr": ebmbench.Param(1e-3, "Adam learning rate", low=0, low_open=True),
     }
 
     def train(self, model, data, ctx):
@@ -118,7 +118,7 @@ class MAE(_AutoencoderMethod):
             "draw each row's hidden count uniformly in {0, ..., ratio * d} "
             "(so the unmasked input, which the energy scores, is in training)",
         ),
-        "lr": ebmbench.Param(1e-3, "Adam learning rate", low=0),
+        "lr": ebmbench.Param(1e-3, "Adam learning rate", low=0, low_open=True),
     }
 
     def train(self, model, data, ctx):

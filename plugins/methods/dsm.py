@@ -65,8 +65,8 @@ class DSM(ebmbench.Method):
     summary = "denoising score matching at one noise level sigma"
     reference = "Vincent 2011, A Connection Between Score Matching and Denoising Autoencoders"
     params = {
-        "sigma": ebmbench.Param(0.1, "perturbation std (in data units)", low=0),
-        "lr": ebmbench.Param(1e-3, "Adam learning rate", low=0),
+        "sigma": ebmbench.Param(0.1, "perturbation std (in data units)", low=0, low_open=True),
+        "lr": ebmbench.Param(1e-3, "Adam learning rate", low=0, low_open=True),
     }
 
     def train(self, model, data, ctx):
@@ -85,15 +85,15 @@ class DSMMulti(ebmbench.Method):
         # NCSN uses 10 levels from 1 to 0.01 on [0, 1] images; the toy tasks span ~8 units
         # with mode widths ~0.35, so the ladder stops at the single-sigma default and
         # starts where modes begin to merge.
-        "sigma_max": ebmbench.Param(1.0, "largest perturbation std (data units)", low=1e-6),
-        "sigma_min": ebmbench.Param(0.1, "smallest perturbation std (data units)", low=1e-6),
+        "sigma_max": ebmbench.Param(1.0, "largest perturbation std (data units)", low=0, low_open=True),
+        "sigma_min": ebmbench.Param(0.1, "smallest perturbation std (data units)", low=0, low_open=True),
         "levels": ebmbench.Param(10, "number of noise levels L", low=1),
         "schedule": ebmbench.Param(
             "mixture",
             "mixture: a random level per example (NCSN); anneal: walk down the ladder during training",
             choices=("mixture", "anneal"),
         ),
-        "lr": ebmbench.Param(1e-3, "Adam learning rate", low=0),
+        "lr": ebmbench.Param(1e-3, "Adam learning rate", low=0, low_open=True),
     }
 
     def compatible(self, model, task):

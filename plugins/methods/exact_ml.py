@@ -65,7 +65,7 @@ class ExactML(ebmbench.Method):
     params = {
         "grid": ebmbench.Param(64, "grid points per axis for log Z", low=4),
         "jitter": ebmbench.Param(True, "shift the grid by a random offset each update (unbiased Z)"),
-        "lr": ebmbench.Param(1e-2, "Adam learning rate", low=0),
+        "lr": ebmbench.Param(1e-2, "Adam learning rate", low=0, low_open=True),
         "schedule": OPTIM_PARAMS["schedule"],
     }
     task_kinds = frozenset({"unconditional"})

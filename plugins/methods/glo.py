@@ -26,8 +26,8 @@ class GLOMethod(ebmbench.Method):
     summary = "decoder + a learned latent per training sample, projected to the sphere; L2 reconstruction"
     reference = "Bojanowski et al. 2018, Optimizing the Latent Space of Generative Networks"
     params = {
-        "lr": ebmbench.Param(1e-3, "Adam learning rate of the decoder", low=0),
-        "code_lr": ebmbench.Param(1e-2, "Adam learning rate of the per-sample codes", low=0),
+        "lr": ebmbench.Param(1e-3, "Adam learning rate of the decoder", low=0, low_open=True),
+        "code_lr": ebmbench.Param(1e-2, "Adam learning rate of the per-sample codes", low=0, low_open=True),
     }
 
     def train(self, model, data, ctx):

@@ -30,8 +30,10 @@ class LatentML(ebmbench.Method):
     summary = "minimise the data's free energy F_inf (min over z) or F_beta (soft-min) with Adam"
     reference = "LeCun et al. 2006 (A Tutorial on Energy-Based Learning, §latent variables); NYU DL 2020"
     params = {
-        "beta": ebmbench.Param(0.0, "training inverse temperature (0 = the model's beta; inf = F_inf)", low=0),
-        "lr": ebmbench.Param(1e-3, "Adam learning rate", low=0),
+        "beta": ebmbench.Param(
+            0.0, "training inverse temperature (0 = the model's beta; inf = F_inf)", low=0, finite=False
+        ),
+        "lr": ebmbench.Param(1e-3, "Adam learning rate", low=0, low_open=True),
     }
 
     def sampler(self):

@@ -123,7 +123,7 @@ class _Margin(ebmbench.Method):
         ),
         # 3e-3: the energy starts flat and every pair violates the margin; at 1e-3 horn stays
         # on that plateau for ~900 steps (longer than the quick profile), at 3e-3 ~300.
-        "lr": ebmbench.Param(3e-3, "Adam learning rate", low=0),
+        "lr": ebmbench.Param(3e-3, "Adam learning rate", low=0, low_open=True),
     }
 
     def train(self, model, data, ctx):

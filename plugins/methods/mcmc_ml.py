@@ -68,7 +68,7 @@ class HMCML(MCMCMaxLikelihood):
         "init": ebmbench.Param("buffer", "chain starts", choices=("buffer", "data", "noise")),
         "steps": ebmbench.Param(4, "HMC iterations per update", low=1),
         "leapfrog": ebmbench.Param(5, "leapfrog steps L per iteration", low=1),
-        "step": ebmbench.Param(0.1, "leapfrog step eps (width-8 domain)", low=0),
+        "step": ebmbench.Param(0.1, "leapfrog step eps (width-8 domain)", low=0, low_open=True),
         "grad_clip": ebmbench.Param(0.0, "clip the leapfrog force per chain (0 = off)", low=0),
         "buffer": ebmbench.Param(10000, "replay buffer size (init=buffer)", low=1),
         "reinit": ebmbench.Param(0.05, "fraction of buffer chains restarted from noise", low=0, high=1),

@@ -109,7 +109,7 @@ class NCE(ebmbench.Method):
         "components": ebmbench.Param(8, "mixture components (noise=mixture)", low=1),
         "scale": ebmbench.Param(1.0, "multiplies the noise std (wider noise covers the support)", low=1e-3),
         "nu": ebmbench.Param(1, "noise draws per data point (the paper's ratio nu)", low=1),
-        "lr": ebmbench.Param(1e-3, "Adam learning rate", low=0),
+        "lr": ebmbench.Param(1e-3, "Adam learning rate", low=0, low_open=True),
     }
 
     def train(self, model, data, ctx):

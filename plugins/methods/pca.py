@@ -42,7 +42,7 @@ class PCA(ebmbench.Method):
         "solver": ebmbench.Param(
             "svd", "closed form, or a linear autoencoder by gradient descent", choices=("svd", "ae")
         ),
-        "lr": ebmbench.Param(1e-2, "Adam learning rate (solver=ae)", low=0),
+        "lr": ebmbench.Param(1e-2, "Adam learning rate (solver=ae)", low=0, low_open=True),
     }
 
     def train(self, model, data, ctx):

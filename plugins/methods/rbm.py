@@ -42,7 +42,7 @@ class RBMMethod(ebmbench.Method):
     params = {
         "k": ebmbench.Param(1, "Gibbs sweeps per update (CD-k)", low=1),
         "persistent": ebmbench.Param(False, "persistent chains (PCD) instead of restarting at the data"),
-        "lr": ebmbench.Param(0.05, "SGD learning rate", low=0),
+        "lr": ebmbench.Param(0.05, "SGD learning rate", low=0, low_open=True),
         "momentum": ebmbench.Param(0.9, "final momentum (0.5 for the first 5% of steps)", low=0, high=1),
         "weight_decay": ebmbench.Param(1e-4, "L2 weight cost on W", low=0),
     }

@@ -28,7 +28,7 @@ class SparseCoding(ebmbench.Method):
     summary = "dictionary learning: FISTA codes, Adam on the atoms, unit-norm projection"
     reference = "Olshausen & Field 1996; Beck & Teboulle 2009 (FISTA); Mairal et al. 2009"
     params = {
-        "lr": ebmbench.Param(1e-2, "Adam learning rate of the atoms", low=0),
+        "lr": ebmbench.Param(1e-2, "Adam learning rate of the atoms", low=0, low_open=True),
         "infer_iters": ebmbench.Param(10, "FISTA iterations per training batch (warm-started)", low=1),
         "warm_start": ebmbench.Param(True, "start FISTA at each training point's previous code"),
         "resample_dead": ebmbench.Param(True, "restart atoms unused by the batch's codes"),

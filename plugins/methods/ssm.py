@@ -73,7 +73,7 @@ class SSM(ebmbench.Method):
         "distribution": ebmbench.Param("rademacher", "law of the projections v", choices=("rademacher", "gaussian")),
         "vr": ebmbench.Param(False, "variance-reduced form: 1/2 ||s||^2 instead of 1/2 (v^T s)^2"),
         "noise": ebmbench.Param(0.01, "std of Gaussian noise added to y (data units; 0 = plain SSM)", low=0),
-        "lr": ebmbench.Param(1e-3, "Adam learning rate", low=0),
+        "lr": ebmbench.Param(1e-3, "Adam learning rate", low=0, low_open=True),
     }
 
     def compatible(self, model, task):

@@ -22,7 +22,9 @@ class RBM(ebmbench.Model):
     params = {
         "hidden": ebmbench.Param(128, "number of binary hidden units", low=1),
         "binarize": ebmbench.Param(True, "threshold inputs at 0.5 (straight-through gradient)"),
-        "beta": ebmbench.Param(1.0, "inverse temperature of the free energy (inf = min over h)", low=1e-6),
+        "beta": ebmbench.Param(
+            1.0, "inverse temperature of the free energy (inf = min over h)", low=1e-6, finite=False
+        ),
     }
 
     def compatible(self, task):

@@ -79,7 +79,7 @@ class Langevin(GradientSampler):
     reference = "Welling & Teh 2011; decoupled step/noise as in Du & Mordatch 2019"
     params = {
         "steps": ebmbench.Param(100, "number of Langevin steps", low=0),
-        "step": ebmbench.Param(0.01, "gradient step size (for a width-8 domain)", low=0),
+        "step": ebmbench.Param(0.01, "gradient step size (for a width-8 domain)", low=0, low_open=True),
         "noise": ebmbench.Param(-1.0, "noise std per step; -1 = sqrt(2*step), i.e. T = 1", low=-1),
         **COMMON_PARAMS,
     }
@@ -112,7 +112,7 @@ class AnnealedLangevin(GradientSampler):
     params = {
         "steps": ebmbench.Param(100, "total Langevin steps, split evenly over the levels", low=0),
         "levels": ebmbench.Param(10, "noise levels (Song & Ermon: 10)", low=1),
-        "step": ebmbench.Param(0.01, "gradient step size (for a width-8 domain)", low=0),
+        "step": ebmbench.Param(0.01, "gradient step size (for a width-8 domain)", low=0, low_open=True),
         "noise_max": ebmbench.Param(0.5, "noise std of the first level (width-8 domain)", low=0),
         "noise_min": ebmbench.Param(-1.0, "noise std of the last level; -1 = sqrt(2*step), i.e. T = 1", low=-1),
         **COMMON_PARAMS,
@@ -157,8 +157,8 @@ class GradientDescent(GradientSampler):
         "optimizer": ebmbench.Param(
             "sgd", "plain steps, or Adam (blind to the energy's scale)", choices=("sgd", "adam")
         ),
-        "step": ebmbench.Param(0.01, "sgd: gradient step (width-8 domain, scaled by width^2)", low=0),
-        "adam_lr": ebmbench.Param(0.02, "adam: step as a fraction of the domain width", low=0),
+        "step": ebmbench.Param(0.01, "sgd: gradient step (width-8 domain, scaled by width^2)", low=0, low_open=True),
+        "adam_lr": ebmbench.Param(0.02, "adam: step as a fraction of the domain width", low=0, low_open=True),
         "schedule": ebmbench.Param("constant", "step-size schedule", choices=("constant", "cosine")),
         **COMMON_PARAMS,
     }

@@ -56,7 +56,7 @@ class MALA(GradientSampler):
     reference = "Roberts & Tweedie 1996, Exponential convergence of Langevin distributions"
     params = {
         "steps": ebmbench.Param(100, "number of MALA steps", low=0),
-        "step": ebmbench.Param(0.01, "Langevin step eta (width-8 domain, scaled by width^2)", low=0),
+        "step": ebmbench.Param(0.01, "Langevin step eta (width-8 domain, scaled by width^2)", low=0, low_open=True),
         "temperature": ebmbench.Param(1.0, "target exp(-E / T)", low=1e-6),
         **COMMON_PARAMS,
     }
@@ -99,7 +99,7 @@ class HMC(GradientSampler):
     reference = "Duane et al. 1987; Neal 2011, MCMC using Hamiltonian dynamics"
     params = {
         "steps": ebmbench.Param(100, "HMC iterations (each L leapfrog steps)", low=0),
-        "step": ebmbench.Param(0.1, "leapfrog step eps (width-8 domain, scaled by width)", low=0),
+        "step": ebmbench.Param(0.1, "leapfrog step eps (width-8 domain, scaled by width)", low=0, low_open=True),
         "leapfrog": ebmbench.Param(5, "leapfrog steps L per iteration", low=1),
         "temperature": ebmbench.Param(1.0, "target exp(-E / T)", low=1e-6),
         **COMMON_PARAMS,

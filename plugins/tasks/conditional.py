@@ -39,6 +39,8 @@ class Horn(ebmbench.Task):
     R1, R2 = ALPHA * math.e**2, BETA * math.e**2  # largest radii, at x = 1
     domain = ((-(R1 + 0.5), R1 + 0.5), (-(R2 + 0.5), R2 + 0.5))
     main_metric = "inference_error"
+    # does sampling y | x cover the whole ellipse, and does the energy separate data from noise?
+    headline_metrics = ("coverage", "mmd2", "energy_gap_std")
     ground_truth = frozenset({"sampler", "support_distance", "mode_curve"})
     summary = "y | x on an ellipse whose radii grow with x (NYU latent-variable lecture)"
     reference = _NYU
@@ -95,6 +97,8 @@ class Branches(ebmbench.Task):
     N_BRANCHES = 3
     domain = ((-3.5, 3.5),)  # the branches span [-2.5, 2.5]; 10 noise stds of margin
     main_metric = "branch_coverage"
+    # how close the found answers lie to a branch, then the samples' coverage and MMD²
+    headline_metrics = ("inference_error", "coverage", "mmd2")
     ground_truth = frozenset({"sampler", "support_distance", "modes"})
     summary = "y | x on one of three non-crossing curves (three answers for each x)"
     reference = "docs/science.md §5 / " + _NYU + " (multi-modal y given x)"

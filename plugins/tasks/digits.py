@@ -129,6 +129,7 @@ class Digits(DigitsTask):
     dim = 64
     domain = ((0.0, 1.0),) * 64
     main_metric = "fid_digits"
+    headline_metrics = ("precision", "recall", "mmd2")  # FID split into fidelity and diversity, and MMD²
     summary = "8x8 handwritten digits (scikit-learn), 64 pixels in [0, 1]"
 
     def split(self, images, labels):
@@ -142,6 +143,7 @@ class DigitsInpaint(DigitsTask):
     x_dim = 32
     domain = ((0.0, 1.0),) * 32
     main_metric = "inpaint_mse"
+    headline_metrics = ("coverage", "precision", "energy_gap_std")  # samples of the missing half
     summary = "8x8 digits: the bottom half (32 pixels) given the top half"
     tags = DigitsTask.tags | {"inpainting"}
 
@@ -162,6 +164,7 @@ class DigitsClassify(DigitsTask):
     n_classes = N_CLASSES
     domain = ((0.0, 1.0),) * N_CLASSES
     main_metric = "accuracy"
+    headline_metrics = ("auroc_noise", "energy_gap_std")  # does F(x, c) separate digits from noise?
     ground_truth = frozenset({"labels"})
     summary = "8x8 digits: energy F(x, c) over the one-hot class c; predict argmin_c"
     tags = DigitsTask.tags | {"classification"}

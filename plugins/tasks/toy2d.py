@@ -61,6 +61,9 @@ class Toy2D(ebmbench.Task):
     dim = 2
     domain = TOY_DOMAIN
     main_metric = "nll_grid"
+    # sample quality (mmd2, coverage: are all modes visited?) and the scale-free energy
+    # gap (does the energy separate data from noise?) beside the grid NLL
+    headline_metrics = ("mmd2", "coverage", "energy_gap_std")
     ground_truth = frozenset({"sampler", "reference_density"})
     tags = frozenset({"2d", "toy"})
     reference = _REF

@@ -97,16 +97,6 @@ def root(tmp_path):
     return tmp_path
 
 
-def bootstrap(values):
-    """The 95 % percentile bootstrap CI of the mean, straight from scipy (the tables' settings)."""
-    res = stats.bootstrap(
-        (np.asarray(values, float),), np.mean, confidence_level=0.95, n_resamples=2000, method="percentile",
-        random_state=0,
-    )  # fmt: skip
-    return res.confidence_interval.low, res.confidence_interval.high
-
-
-# ---------------------------------------------------------------------- the table
 def test_every_run_in_time_order_with_its_provenance(root):
     h = gather_history(root, main_metrics=MAINS)
     assert list(h.columns) == list(HISTORY_COLUMNS)
@@ -124,17 +114,23 @@ def test_every_run_in_time_order_with_its_provenance(root):
     assert len(h) == 2 + 1 + 1 + 1 + 1  # first: 2 moons + 1 rings; second: 1 + 1; third: 1
 
 
-def test_mean_and_ci_match_an_independent_bootstrap(root):
+def t_interval(values):
+    """The few-seed interval `summary.summarize` uses (2-4 seeds): scipy's t-interval."""
+    v = np.asarray(values, dtype=float)
+    return stats.t.interval(0.95, len(v) - 1, loc=v.mean(), scale=stats.sem(v))
+
+
+def test_mean_and_ci_match_an_independent_interval(root):
     h = gather_history(root, tasks=["moons"], metrics=["nll"]).set_index(["run_id", "label"])
     for label, values in NLL_A["moons"].items():
         got = h.loc[("3-first", label)]
-        low, high = bootstrap(values)  # in rep order, whatever order the files hold them in
+        low, high = t_interval(values)  # in rep order, whatever order the files hold them in
         assert got["n"] == 3 and got["mean"] == pytest.approx(np.mean(values))
         assert got["std"] == pytest.approx(np.std(values, ddof=1))
         assert (got["ci_low"], got["ci_high"]) == pytest.approx((low, high))
         assert got["ci_low"] < got["mean"] < got["ci_high"]
     two = h.loc[("1-second", "mlp/cd")]
-    assert two["n"] == 2 and (two["ci_low"], two["ci_high"]) == pytest.approx(bootstrap([0.9, 1.1]))
+    assert two["n"] == 2 and (two["ci_low"], two["ci_high"]) == pytest.approx(t_interval([0.9, 1.1]))
     one = h.loc[("2-third", "mlp/cd")]  # one seed: a mean, and no invented interval
     assert one["n"] == 1 and one["mean"] == 0.8 and math.isnan(one["ci_low"]) and math.isnan(one["ci_high"])
 
