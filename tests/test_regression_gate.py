@@ -44,7 +44,7 @@ def gate(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("gate") / "results"
     run = ebmbench("run", "--suite", "tiny", "--out", root, *LEAN)
     assert run.returncode == 0, run.stderr
-    saved = ebmbench("baseline", "save", "--name", "tiny", "--root", root)
+    saved = ebmbench("baseline", "save", "--name", "tiny", "--out", root)
     assert saved.returncode == 0, saved.stderr
     return {"root": root, "baseline": root / "baselines" / "tiny.json"}
 
@@ -53,13 +53,13 @@ def test_planted_regression_is_flagged_naming_cell_and_metric(gate, tmp_path):
     out = tmp_path / "planted"
     run = ebmbench("run", "--suite", "tiny", "--out", out, *LEAN, plant=True)
     assert run.returncode == 0, run.stderr
-    md = ebmbench("compare", gate["baseline"], "--root", out, "--format", "md")
+    md = ebmbench("compare", gate["baseline"], "--out", out, "--format", "md")
     assert md.returncode == 1, (md.stdout, md.stderr)
     assert "regression" in md.stdout.splitlines()[0]
     worse = [line for line in md.stdout.splitlines() if line.startswith("| ▼ worse")]
     assert len(worse) == 1 and "8gaussians" in worse[0] and "`mlp/dsm_planted`" in worse[0]
     assert "nll_grid" in worse[0] and "paired bootstrap CI" in worse[0]
-    doc = json.loads(ebmbench("compare", gate["baseline"], "--root", out, "--format", "json").stdout)
+    doc = json.loads(ebmbench("compare", gate["baseline"], "--out", out, "--format", "json").stdout)
     (row,) = [r for r in doc["rows"] if r["mark"] == "worse"]
     assert doc["regression"] and row["delta"] > row["tolerance"] > 0 and row["p_holm"] < 0.05
 
@@ -71,7 +71,7 @@ def test_ten_other_base_seeds_flag_nothing(gate, tmp_path):
         out = tmp_path / f"seed{seed}"
         run = ebmbench("run", "--suite", "tiny", "--seed", seed, "--out", out, *LEAN)
         assert run.returncode == 0, run.stderr
-        doc = json.loads(ebmbench("compare", gate["baseline"], "--root", out, "--format", "json").stdout)
+        doc = json.loads(ebmbench("compare", gate["baseline"], "--out", out, "--format", "json").stdout)
         assert {r["test"] for r in doc["rows"]} == {"mann-whitney"}  # other data seeds: unpaired
         if doc["regression"] or doc["counts"]["better"]:
             flagged.append((seed, [r["reason"] for r in doc["rows"] if r["mark"] != "unchanged"]))
