@@ -883,6 +883,11 @@ def _tolerances(values: tuple[str, ...]) -> dict[str, tuple[float, float]]:
     show_default=True,
     help="Family-wise error rate (Holm).",
 )
+@click.option(
+    "--across-code-changes",
+    is_flag=True,
+    help="Compare even where a task's or metric's code changed (a refactor): noted, not incomparable.",
+)
 @click.option("--all-rows", is_flag=True, help="Also show unchanged rows.")
 @click.option(
     "--format",
@@ -893,7 +898,9 @@ def _tolerances(values: tuple[str, ...]) -> dict[str, tuple[float, float]]:
     help="table for a terminal, md for a CI job summary, json for machines.",
 )
 @click.pass_context
-def compare_cmd(ctx, baseline, current, out, metrics, rel_tol, abs_tol, tols, alpha, all_rows, fmt):
+def compare_cmd(
+    ctx, baseline, current, out, metrics, rel_tol, abs_tol, tols, alpha, across_code_changes, all_rows, fmt
+):
     """Did CURRENT get worse than BASELINE? Exit 1 on a regression, 0 otherwise.
 
     Each side is a run id or folder, a results .parquet or a baseline .json
@@ -910,7 +917,13 @@ def compare_cmd(ctx, baseline, current, out, metrics, rel_tol, abs_tol, tols, al
     base = load_side(baseline, Path(out), warn)
     cur = load_side(current, Path(out), warn) if current else load_side_latest(Path(out), warn)
     names = _names(*metrics)
-    config = CompareConfig(rel_tol=rel_tol, abs_tol=abs_tol, alpha=alpha, metrics=names or None)
+    config = CompareConfig(
+        rel_tol=rel_tol,
+        abs_tol=abs_tol,
+        alpha=alpha,
+        metrics=names or None,
+        across_code_changes=across_code_changes,
+    )
     table = compare_sides(base, cur, config, _tolerances(tols))
     if fmt == "json":
         click.echo(render_json(table, base.name, cur.name, all_rows=True))

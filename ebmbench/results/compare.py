@@ -114,6 +114,9 @@ class CompareConfig:
     n_boot: int = 2000
     seed: int = 0  # bootstrap RNG: the same inputs always give the same table
     metrics: tuple[str, ...] | None = None  # None: each task's main metric
+    # the user asks to compare across edits of task and metric code (a refactor that keeps
+    # the numbers): the changed hashes are then noted in the reason instead of refusing
+    across_code_changes: bool = False
 
     def validate(self) -> None:
         if not 0 < self.alpha < 1:
@@ -572,9 +575,9 @@ def compare_frames(
         b, c = b_groups[key], c_groups[key]
         differences = _differences(b, c)
         task_change = _hash_change(base_meta, cur_meta, "tasks", task)
-        if task_change:
-            differences.append(task_change)
         notes = _source_notes(b, c, base_meta, cur_meta)
+        if task_change:
+            (notes if config.across_code_changes else differences).append(task_change)
         values = {m: (b.values(m), c.values(m)) for m in metrics}
         values = {m: (bv, cv) for m, (bv, cv) in values.items() if bv or cv}
         if differences:
@@ -588,6 +591,14 @@ def compare_frames(
         rows += _status_rows(task, label, b, c)
         for metric, (bv, cv) in values.items():
             metric_change = _hash_change(base_meta, cur_meta, "metrics", metric)
+            if metric_change and config.across_code_changes:
+                row = _compare_metric(
+                    task, label, metric, directions[metric], b, c, bv, cv, config, [*notes, metric_change]
+                )
+                rows.append(row)
+                if "_outside" in row:
+                    compared.append(row)
+                continue
             if metric_change:
                 rows.append(
                     _both_sides(
@@ -664,6 +675,7 @@ def compare_sides(base: Any, cur: Any, config: CompareConfig, user_tol: dict[str
         n_boot=config.n_boot,
         seed=config.seed,
         metrics=metrics,
+        across_code_changes=config.across_code_changes,
     )
     status_only = set()
     for meta in (base.meta, cur.meta):

@@ -564,3 +564,15 @@ def test_noise_only_comparisons_rarely_flag():
     for label in table["label"][:8]:  # ... which is what a table of one says
         one_table = compare_frames(base[base["label"] == label], cur[cur["label"] == label], DIRECTIONS, MAIN)
         assert (one(one_table)["mark"] != "unchanged") == alone[table["label"] == label].item()
+
+
+def test_across_code_changes_compares_what_a_task_edit_would_refuse():
+    """A refactor of a task's file changes its hash, not its numbers: asked to, compare goes
+    ahead and notes the change; by default the rows stay incomparable."""
+    base, cur = pair(np.random.default_rng(21), shift=0.1)
+    meta = lambda h: {"entries": {"tasks": {"t": {"source_hash": h}}, "metrics": {"nll": {"source_hash": "m"}}}}  # noqa: E731
+    refused = one(compare_frames(cells(base), cells(cur), DIRECTIONS, MAIN, None, meta("aaaa1111"), meta("bbbb2222")))
+    assert refused["mark"] == "incomparable" and "task t source changed aaaa1111 → bbbb2222" in refused["reason"]
+    config = CompareConfig(across_code_changes=True)
+    row = one(compare_frames(cells(base), cells(cur), DIRECTIONS, MAIN, config, meta("aaaa1111"), meta("bbbb2222")))
+    assert row["mark"] == "worse" and "task t source changed aaaa1111 → bbbb2222" in row["reason"]
