@@ -52,7 +52,14 @@ def start(out: Path, trace: Path, *extra: str) -> subprocess.Popen:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # A shell starts background jobs with SIGINT ignored, and Python keeps an ignored
+        # SIGINT ignored: the child must get Ctrl-C whatever launched the tests.
+        preexec_fn=_default_sigint,
     )
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def wait_for_rows(out: Path, n: int, proc: subprocess.Popen, seconds: float = 120) -> Path:
