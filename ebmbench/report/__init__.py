@@ -1,5 +1,5 @@
-"""Reports of a run: figures (PNG + SVG), tables (Markdown, LaTeX, HTML), a
-self-contained `report.html` and a compact `report.md`.
+"""Reports of a run: figures (light PNG, plus SVG for vector figures), tables (Markdown,
+LaTeX, HTML), a self-contained `report.html` and a compact `report.md`.
 
     from ebmbench.report import build_report
     result = build_report("results/runs/<id>")
@@ -48,11 +48,16 @@ _RUNS: dict = {}  # per process: the run a figure worker has loaded
 
 # makers that draw one figure per task: rendered task by task, so the work spreads evenly
 PER_TASK = ("training_curves", "metric_comparison")
+# relative cost of one piece of work, to start the longest first (the pool then ends evenly)
+WEIGHT = {"training_curves": 3, "metric_comparison": 2, "energy_landscapes": 2}
 
 
-def render_figures(run_dir: Path, out: Path, maker: tuple[str, str], task: str | None = None) -> tuple[list, list[str]]:
+def render_figures(
+    run_dir: Path, out: Path, maker: tuple[str, str], task: str | None = None, families: dict | None = None
+) -> tuple[list, list[str]]:
     """One figure maker's figures (and its failure, if any), for one task or all; runs in a
-    worker process."""
+    worker process. `families` (RunData.families, from the parent) spares each worker
+    loading the plugin registry."""
     import copy
     import importlib
 
@@ -63,6 +68,8 @@ def render_figures(run_dir: Path, out: Path, maker: tuple[str, str], task: str |
     if run_dir not in _RUNS:
         _RUNS.clear()
         _RUNS[run_dir] = load_run(run_dir)
+        if families is not None:
+            _RUNS[run_dir].__dict__["families"] = families
     run = _RUNS[run_dir]
     if task is not None:  # the same run (palette, labels) seen through one task
         run = copy.copy(run)
@@ -77,26 +84,28 @@ def render_figures(run_dir: Path, out: Path, maker: tuple[str, str], task: str |
     return writer.figures, []
 
 
-def _start_figures(run_dir: Path, out: Path, tasks: list[str], jobs: int | None):
+def _start_figures(run_dir: Path, out: Path, tasks: list[str], jobs: int | None, families: dict | None = None):
     """Start every maker's figures on `jobs` processes side by side (matplotlib is
     single-threaded; the makers and tasks are independent); returns a function that
-    waits for them and gives (figures, problems) per piece of work, in report order."""
+    waits for them and gives (figures, problems) per piece of work, in report order.
+    The heaviest work is submitted first, so no worker is left with a long figure at the end."""
     import os
 
     work = [(m, t) for m in FIGURE_MAKERS for t in (tasks if m[1] in PER_TASK else [None])]
     jobs = min(len(work), jobs or min(os.cpu_count() or 1, 4))
     if jobs <= 1:
-        return lambda: [render_figures(run_dir, out, m, t) for m, t in work]
+        return lambda: [render_figures(run_dir, out, m, t, families) for m, t in work]
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     # spawn, not fork: the parent may hold threads (a Dask client, rich's refresher)
     pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"))
-    futures = [pool.submit(render_figures, run_dir, out, m, t) for m, t in work]
+    first = sorted(range(len(work)), key=lambda i: -WEIGHT.get(work[i][0][1], 1))  # stable: report order within
+    futures = {i: pool.submit(render_figures, run_dir, out, *work[i], families) for i in first}
 
     def gather():
         try:
-            return [f.result() for f in futures]
+            return [futures[i].result() for i in range(len(work))]
         finally:
             pool.shutdown(cancel_futures=True)
 
@@ -119,12 +128,12 @@ def build_report(run_dir, out_dir=None, formats=("html", "md"), jobs: int | None
     result = ReportResult(out)
     figures = None
     if not run.df.empty and "html" in formats:  # the Markdown summary shows no figures
-        figures = _start_figures(Path(run_dir), out, run.tasks, jobs)
+        figures = _start_figures(Path(run_dir), out, run.tasks, jobs, run.families)
     tables = metric_tables(run) if not run.df.empty else []  # while the figures render
+    result.tables = write_tables(run, out, tables)
     for made, problems in figures() if figures else []:
         result.figures += made
         result.problems += problems
-    result.tables = write_tables(run, out, tables)
     if "md" in formats:
         from ebmbench.report.markdown import summary_markdown
 

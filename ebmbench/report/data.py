@@ -15,9 +15,26 @@ from typing import Any
 
 from ebmbench.results.runs import load_artifacts, load_curves, load_meta, load_results
 
-__all__ = ["RunData", "direction_label", "load_run", "param_value", "rank_text"]
+__all__ = [
+    "UNBIASED",
+    "Overall",
+    "RunData",
+    "direction_label",
+    "load_run",
+    "method_families",
+    "negative_note",
+    "param_value",
+    "rank_text",
+]
 
 WORDS = {"higher": "higher is better ↑", "lower": "lower is better ↓"}
+# colour ramps per method family (seaborn's perceptually uniform ramps, told apart by hue);
+# families outside contrastive / architectural take the next of EXTRA_RAMPS
+RAMPS = {"contrastive": "crest", "architectural": "flare"}
+EXTRA_RAMPS = ("Greys", "RdPu", "YlOrBr", "PuBu")
+MARKERS = "os^Dv<>pPXh*d8H"  # one per method within a family, in order of first appearance
+# metrics whose estimator is unbiased and so can fall below zero where the truth is >= 0
+UNBIASED = {"mmd2": "MMD²"}
 
 
 def direction_label(metric: str, direction: str | None, sep: str = " ") -> str:
@@ -30,6 +47,74 @@ def rank_text(v) -> str:
     if isinstance(v, float):
         return f"{v:.2f}".rstrip("0").rstrip(".") if math.isfinite(v) else "—"
     return str(v)
+
+
+def method_families(meta: dict, methods) -> dict[str, str]:
+    """Family of each method name ("contrastive", "architectural", ...), by the first source
+    that knows it: the run's own record (run.json entries), the installed registry when
+    the method there comes from the same plugin as in the run, else the providing
+    plugin's module ("methods.margin" -> "margin") — a finer family, still one hue."""
+    recorded = ((meta or {}).get("entries") or {}).get("methods") or {}
+    live = _registry_families()
+    out = {}
+    for name in methods:
+        entry = recorded.get(name) or {}
+        plugin = entry.get("plugin")
+        if entry.get("family"):
+            out[name] = str(entry["family"])
+        elif name in live and (plugin is None or live[name][1] == plugin):
+            out[name] = live[name][0]
+        elif plugin:
+            out[name] = str(plugin).rsplit(".", 1)[-1]
+        else:
+            out[name] = "other"
+    return out
+
+
+def _registry_families() -> dict[str, tuple[str, str]]:
+    """{method: (family, plugin)} of the installed catalog; empty if it cannot load.
+    Loading it costs ~0.3 s, so the report does it once and hands it to its workers."""
+    try:
+        from ebmbench.registry import load_registry
+
+        entries = load_registry().entries.get("methods", {})
+        return {n: (str(getattr(e.cls, "family", "other")), e.plugin) for n, e in entries.items()}
+    except Exception:  # a report must not depend on the plugins of today
+        return {}
+
+
+def negative_note(metric: str, labels) -> str:
+    """The sentence a reader needs where an unbiased estimator came out below zero."""
+    name = UNBIASED.get(metric, metric)
+    shown = ", ".join(labels[:6]) + (f" and {len(labels) - 6} more" if len(labels) > 6 else "")
+    return (
+        f"{metric} < 0 for {shown}: the unbiased {name} estimator scatters around the true value, so it "
+        f"can fall below zero when the model's samples are as close to the data as its noise can tell; "
+        f"read these as {name} ≈ 0, not as better than zero."
+    )
+
+
+@dataclass
+class Overall:
+    """Ranks across tasks, honest about which tasks each one covers.
+
+    `table`: methods x tasks ranks, then "tasks" (how many tasks the method was ranked on)
+    and "mean rank". When some tasks were run by every ranked method (`common`), the mean
+    rank is over those only — the one fair comparison; otherwise it is over each
+    method's own tasks, and the rows are ordered by coverage first so that a method that
+    won its only task does not head the list."""
+
+    table: Any
+    common: list[str]
+
+    @property
+    def heading(self) -> str:
+        if not self.common:
+            return "mean rank over the tasks each ran (no task was run by all; tasks: how many)"
+        n = len(self.table.columns) - 2
+        if len(self.common) == n:
+            return f"mean rank over all {n} tasks"
+        return f"mean rank over the {len(self.common)} of {n} tasks that every method ran ({', '.join(self.common)})"
 
 
 def param_value(params_json: Any, name: str) -> float | None:
@@ -80,10 +165,19 @@ class RunData:
     def tasks(self) -> list[str]:
         return sorted(self.df["task"].unique()) if not self.df.empty else []
 
+    @cached_property
+    def measured(self) -> dict[str, list[str]]:
+        """The metrics with a value in a finished cell, per task (one groupby: main_metric is
+        asked for often, and filtering the frame per metric and call cost seconds)."""
+        if self.done.empty or not self.metrics:
+            return {}
+        counts = self.done.groupby("task")[self.metrics].count()
+        return {task: [m for m in self.metrics if row[m] > 0] for task, row in counts.iterrows()}
+
     def main_metric(self, task: str) -> str | None:
         """The task's main metric if it was measured, else its first measured metric."""
         main = (self.meta.get("main_metrics") or {}).get(task)
-        measured = [m for m in self.metrics if self.done[self.done["task"] == task][m].notna().any()]
+        measured = self.measured.get(task, [])
         if main in measured:
             return main
         ranked = [m for m in measured if self.directions.get(m, "none") != "none"]
@@ -123,22 +217,69 @@ class RunData:
         mains = {t: self.main_metric(t) for t in self.tasks}
         return ranks(self.df, self.directions, {t: m for t, m in mains.items() if m})
 
+    @cached_property
+    def overall(self) -> Overall:
+        """The ranks across tasks with an honest overall rank (see Overall)."""
+        import pandas as pd
+
+        if self.ranks.empty:
+            return Overall(pd.DataFrame(), [])
+        per_task = self.ranks.drop(columns="mean rank")
+        common = [t for t in per_task.columns if per_task[t].notna().all()]
+        table = per_task.copy()
+        table["tasks"] = per_task.notna().sum(axis=1).astype(int)
+        table["mean rank"] = per_task[common].mean(axis=1) if common else per_task.mean(axis=1)
+        keys = ["mean rank", "_name"] if common else ["tasks", "mean rank", "_name"]
+        ascending = [k != "tasks" for k in keys]  # most tasks first
+        table = table.assign(_name=table.index).sort_values(keys, ascending=ascending, kind="stable")
+        return Overall(table.drop(columns="_name"), common)
+
     def rank_table(self):
-        """The ranks with the number of tasks each method was ranked on (a mean rank over
-        one task is not a mean rank over twelve), as display strings."""
-        table = self.ranks.copy()
+        """The ranks as display strings: the number of tasks each method was ranked on (a
+        mean rank over one task is not a mean rank over twelve) and the overall rank first,
+        where a wide table does not scroll them away, then the rank on each task."""
+        table = self.overall.table
         if table.empty:
             return table
-        tasks = [c for c in table.columns if c != "mean rank"]
-        table.insert(len(tasks), "tasks", table[tasks].notna().sum(axis=1).astype(int))
+        table = table[["tasks", "mean rank", *[c for c in table.columns if c not in ("tasks", "mean rank")]]]
         return table.rename_axis("model/method").reset_index().map(rank_text)
 
     @cached_property
     def labels(self) -> list[str]:
-        """Model/method labels with a finished cell: best mean rank first, then by name."""
+        """Model/method labels with a finished cell: best overall rank first (Overall), then by name."""
         present = sorted(self.done["label"].unique()) if not self.done.empty else []
-        ranked = [lab for lab in self.ranks.index if lab in present] if not self.ranks.empty else []
+        order = self.overall.table.index if not self.overall.table.empty else []
+        ranked = [lab for lab in order if lab in present]
         return ranked + [lab for lab in present if lab not in ranked]
+
+    @cached_property
+    def label_methods(self) -> dict[str, str]:
+        """The method (without parameters) of each label."""
+        rows = self.df.drop_duplicates("label") if not self.df.empty else self.df
+        return {r.label: str(r.method).split("[")[0] for r in rows.itertuples(index=False)}
+
+    @cached_property
+    def families(self) -> dict[str, str]:
+        """Family of each method (method_families); the report's workers receive it ready."""
+        return method_families(self.meta, sorted(set(self.label_methods.values())))
+
+    def family(self, label: str) -> str:
+        return self.families.get(self.label_methods.get(label, ""), "other")
+
+    @cached_property
+    def family_order(self) -> list[str]:
+        """Families of the labels: contrastive, architectural, then the others by name."""
+        present = {self.family(lab) for lab in self.labels}
+        return [f for f in RAMPS if f in present] + sorted(present - set(RAMPS))
+
+    def negatives(self, metric: str, task: str | None = None) -> list[str]:
+        """Labels whose mean of an unbiased metric is below zero (on one task, or any)."""
+        if metric not in UNBIASED or self.agg.empty:
+            return []
+        a = self.agg[(self.agg["metric"] == metric) & (self.agg["mean"] < 0)]
+        if task is not None:
+            a = a[a["task"] == task]
+        return list(dict.fromkeys(a["label"]))
 
     def labels_by_main(self, task: str) -> list[str]:
         """The task's labels ordered best first by its main metric (unmeasured last)."""
@@ -157,12 +298,35 @@ class RunData:
 
     @cached_property
     def palette(self) -> dict[str, Any]:
-        """One colour per label, the same in every figure."""
-        import seaborn as sns
+        """One colour per label, the same in every figure: the hue says the family (a ramp
+        per family), the shade within it the label. Twenty hues cannot be told apart;
+        two or three families can, and `markers` tell the methods within one apart."""
+        import itertools
 
-        n = len(self.labels)
-        colours = sns.color_palette("colorblind" if n <= 10 else "husl", max(n, 1))
-        return dict(zip(self.labels, colours))
+        import numpy as np
+
+        from ebmbench.report.style import colormap
+
+        extra = itertools.cycle(EXTRA_RAMPS)
+        out = {}
+        for family in self.family_order:
+            labels = [lab for lab in self.labels if self.family(lab) == family]
+            cmap = colormap(RAMPS.get(family) or next(extra))
+            lo, hi = (0.25, 0.95) if family in RAMPS else (0.45, 0.9)
+            points = np.linspace(lo, hi, len(labels)) if len(labels) > 1 else [0.65]
+            out.update({lab: tuple(cmap(float(p))[:3]) for lab, p in zip(labels, points)})
+        return out
+
+    @cached_property
+    def markers(self) -> dict[str, str]:
+        """One marker per method within its family (labels of one method share it)."""
+        out, by_family = {}, {}
+        for lab in self.labels:
+            seen = by_family.setdefault(self.family(lab), {})
+            method = self.label_methods.get(lab, lab)
+            seen.setdefault(method, MARKERS[len(seen) % len(MARKERS)])
+            out[lab] = seen[method]
+        return out
 
     def artifacts(self, task: str, label: str) -> dict[str, Any] | None:
         """The saved arrays of the first finished cell of (task, label) that has any."""

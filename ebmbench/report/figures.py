@@ -11,14 +11,26 @@ from __future__ import annotations
 import json
 import math
 
-from ebmbench.report.data import RunData, direction_label, param_value
-from ebmbench.report.style import PAGE, FigureWriter, legend_handles, slug, tx
+from ebmbench.report.data import RunData, direction_label, negative_note, param_value
+from ebmbench.report.style import (
+    PAGE,
+    FigureWriter,
+    decade_axis,
+    decade_text,
+    grid_rects,
+    legend_handles,
+    slug,
+    text_inches,
+    tx,
+)
 
 __all__ = [
     "CORE",
     "CURVE_POINTS",
     "beta_sweep",
     "cost_quality",
+    "flat_panels",
+    "gradient_cost",
     "metric_comparison",
     "pareto_front",
     "rank_heatmap",
@@ -70,22 +82,44 @@ def _scale(ax, values, axis="y") -> None:
         target = ax.yaxis if axis == "y" else ax.xaxis
         target.set_major_locator(FixedLocator(sorted(ticks)))
         target.set_minor_locator(NullLocator())
+    decade_axis(ax.yaxis if axis == "y" else ax.xaxis)
 
 
-def _legend(fig, palette, labels, ncol=3):
-    handles, texts = legend_handles(palette, labels)
-    fig.legend(
+def _legend(fig, run: RunData, labels, ncol=3, fixed: bool = False):
+    """The figure's model/method legend, grouped by family: a bold family name, then its
+    labels with their colour and marker. `fixed`: at the top of a figure without a layout
+    engine (whose height the caller then grows by the legend's)."""
+    from matplotlib.lines import Line2D
+
+    handles, texts, heads = [], [], []
+    colours = {lab: run.palette.get(lab, (0.4, 0.4, 0.4)) for lab in labels}  # grey: a label with no finished cell
+    for family in dict.fromkeys([*run.family_order, *(run.family(lab) for lab in labels)]):
+        members = [lab for lab in labels if run.family(lab) == family]
+        if not members:
+            continue
+        heads.append(len(texts))
+        handles.append(Line2D([], [], linestyle="none"))
+        texts.append(tx(family))
+        more, more_texts = legend_handles(colours, members, run.markers)
+        handles += more
+        texts += more_texts
+    legend = fig.legend(
         handles,
         texts,
-        loc="outside upper center",
-        ncol=min(ncol, max(1, len(labels))),
+        loc="upper center" if fixed else "outside upper center",
+        bbox_to_anchor=(0.5, 1.0) if fixed else None,
+        ncol=min(ncol, max(1, len(texts))),
         frameon=False,
-        title="model/method",
+        title="model/method, by method family (colour) and method (marker)",
     )
+    for i in heads:
+        legend.get_texts()[i].set_fontweight("bold")
+    return legend
 
 
 # --------------------------------------------------------------------- training curves
-CORE = ("val_nll_grid", "loss", "energy_gap", "grad_norm")  # against step and wall time; the rest against step
+CORE = ("val_nll_grid", "loss", "energy_gap", "grad_norm")  # larger panels, two to a row, first
+EXTRA_COLUMNS = 4  # each method's own diagnostics: small panels, four to a row
 
 
 def _binned(curves):
@@ -100,42 +134,113 @@ def _binned(curves):
     binned = curves.assign(bin=(pos // width).astype(int))
     return (
         binned.groupby(["label", "cell_id", "name", "bin"], sort=False)
-        .agg(step=("step", "max"), time_s=("time_s", "mean"), value=("value", "mean"))
+        .agg(step=("step", "max"), value=("value", "mean"))
         .reset_index()
     )
 
 
-def _curve_panel(ax, data, x, palette, hue_order, name) -> None:
-    """Mean line (seaborn) and a ±1 std band over seeds for each method.
-
-    Mean and std are computed here in one vectorised groupby and drawn with
-    estimator=None: seaborn's own aggregation runs a Python function per x value
-    and label (~0.5 s per panel, minutes per run).
-    """
+def flat_panels(curves) -> dict[str, str]:
+    """Quantities whose panel would show nothing: {name: why}. A constant (one value over
+    every method and step, e.g. a fixed temperature) draws a flat line; a quantity logged
+    once per cell draws single points, no curve. Both are left out and named instead."""
     import numpy as np
-    import seaborn as sns
 
-    stats = data.groupby(["label", x], sort=True)["value"].agg(["mean", "std"]).reset_index()
-    sns.lineplot(
-        data=stats,
-        x=x,
-        y="mean",
-        hue="label",
-        palette=palette,
-        hue_order=hue_order,
-        estimator=None,
-        errorbar=None,
-        legend=False,
-        ax=ax,
-        linewidth=0.9,
-    )
-    for lab, band in stats.groupby("label", sort=False):
-        if band["std"].notna().any():
-            sd = band["std"].fillna(0).to_numpy()
-            ax.fill_between(band[x], band["mean"] - sd, band["mean"] + sd, color=palette[lab], alpha=0.2, linewidth=0)
-    _scale(ax, np.concatenate([data["value"].to_numpy(), stats["mean"].to_numpy()]))
+    out = {}
+    for name, g in curves.groupby("name", sort=True):
+        v = g["value"].to_numpy(dtype=float)
+        if len(v) and np.ptp(v) <= 1e-12 * max(1.0, float(np.abs(v).max())):
+            out[name] = f"constant {v[0]:.3g}"
+        elif g.groupby("cell_id")["step"].nunique().max() <= 1:
+            out[name] = "one point per run"
+    return out
+
+
+def _curve_stats(cur):
+    """Mean and std over seeds of every quantity and label at each step, in one groupby."""
+    return cur.groupby(["name", "label", "step"], sort=True)["value"].agg(["mean", "std"]).reset_index()
+
+
+def _curve_panel(ax, stats, colours, name, small: bool = False) -> None:
+    """Mean lines (one LineCollection) and ±1 std bands over seeds (one PolyCollection)
+    for every label of one quantity; a label with a single x is a dot.
+
+    Drawn with two collections, not seaborn's lineplot with one Line2D and one band per
+    label: a page of 30 panels x 16 methods took seconds to build and to save."""
+    import numpy as np
+    from matplotlib.collections import LineCollection, PolyCollection
+
+    _scale(ax, stats["mean"].to_numpy())  # first: a log axis changes how bands are drawn
+    log = ax.get_yscale() == "log"
+    lines, line_colours, bands, band_colours, dots = [], [], [], [], []
+    for lab, g in stats.groupby("label", sort=False):
+        xs, mean, sd = g["step"].to_numpy(float), g["mean"].to_numpy(float), g["std"].to_numpy(float)
+        if len(xs) == 1:
+            dots.append((xs[0], mean[0], colours[lab]))
+            continue
+        lines.append(np.column_stack([xs, mean]))
+        line_colours.append(colours[lab])
+        if np.isfinite(sd).any():
+            sd = np.nan_to_num(sd)
+            low = np.maximum(mean - sd, mean / 1e3) if log else mean - sd  # log: a band below 0 runs off the axis
+            bands.append(np.concatenate([np.column_stack([xs, low]), np.column_stack([xs, mean + sd])[::-1]]))
+            band_colours.append(colours[lab])
+    if bands:  # on a log axis the bands do not set the limits: the lines do
+        ax.add_collection(PolyCollection(bands, facecolors=band_colours, alpha=0.2, linewidths=0), autolim=not log)
+    if lines:
+        ax.add_collection(LineCollection(lines, colors=line_colours, linewidths=0.9))
+    if dots:
+        dx, dy, dc = zip(*dots)
+        ax.scatter(dx, dy, c=list(dc), s=8, zorder=3)
+    ax.autoscale_view()
     ax.set_ylabel(tx(name))
-    ax.set_xlabel("step" if x == "step" else "wall time (s)")
+    ax.set_xlabel("step")
+    if small:  # fewer ticks: each is a handful of artists built and drawn, on ~20 panels a page
+        from matplotlib.ticker import MaxNLocator
+
+        ax.xaxis.set_major_locator(MaxNLocator(3, integer=True))
+        if ax.get_yscale() == "linear":
+            ax.yaxis.set_major_locator(MaxNLocator(4))
+    shown = list(dict.fromkeys(stats["label"]))
+    if len(shown) <= 2:  # a method's own diagnostic: say whose, shades of one family look alike
+        ax.set_title(tx(", ".join(shown)), fontsize=6, fontweight="normal")
+
+
+# inches around a curve panel (measured on a rendered panel): tick labels below, the x label beyond
+# them, a small title above, and the y tick labels and label left; SPACE between neighbours
+CURVE_LEFT, CURVE_TICKS, CURVE_XLABEL, CURVE_TITLE, SPACE = 0.6, 0.21, 0.16, 0.16, 0.06
+CORE_HEIGHT, EXTRA_HEIGHT = 1.1, 0.85  # panel heights (inches) of the core rows and of the diagnostics
+NOTE_CHARS = 150  # characters per line of the left-out note at 6 pt across a page
+
+
+def _curve_axes(fig, legend, n_core: int, n_extra: int, note: str) -> list[list]:
+    """The panels of a curves page, placed with fixed margins (style.grid_rects): the
+    legend on top (measured), core quantities two to a row, diagnostics four to a row
+    (titled; only the last row says "step"), the left-out note at the bottom. Grows the
+    figure to fit them."""
+    import textwrap
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    legend_h = legend.get_window_extent(FigureCanvasAgg(fig).get_renderer()).height / fig.dpi
+    below_core = CURVE_TICKS + CURVE_XLABEL + SPACE
+    rows = [(2, CORE_HEIGHT, legend_h + 0.1 if i == 0 else below_core) for i in range(math.ceil(n_core / 2))]
+    n_rows = math.ceil(n_extra / EXTRA_COLUMNS)
+    first = below_core + CURVE_TITLE if rows else legend_h + 0.1 + CURVE_TITLE
+    above = [first] + [CURVE_TICKS + CURVE_TITLE + SPACE] * n_rows
+    rows += [(EXTRA_COLUMNS, EXTRA_HEIGHT, above[i]) for i in range(n_rows)]
+    lines = textwrap.wrap(note, NOTE_CHARS)
+    bottom = below_core + 0.04 + 0.11 * len(lines)
+    fig.set_size_inches(PAGE, sum(h + a for _, h, a in rows) + bottom)
+    if lines:
+        fig.text(
+            0.5, 0.04 / fig.get_size_inches()[1], "\n".join(lines), ha="center", va="bottom", fontsize=6, color="0.35"
+        )
+    rects = grid_rects(fig, rows, left=CURVE_LEFT, right=0.12, wgap=CURVE_LEFT + SPACE)
+    return [[fig.add_axes(r) for r in row] for row in rects]
+
+
+def _curve_note(flat: dict[str, str]) -> str:
+    return "Left out (nothing to plot): " + "; ".join(f"{n} ({why})" for n, why in flat.items()) + "." if flat else ""
 
 
 def training_curves(run: RunData, out: FigureWriter) -> None:
@@ -148,40 +253,42 @@ def training_curves(run: RunData, out: FigureWriter) -> None:
         if cur.empty:
             continue
         cur = _binned(cur)
-        # wall time: each step is placed at its mean time over seeds, so seeds share x values
-        cur["time_s"] = cur.groupby(["label", "step"])["time_s"].transform("mean")
-        labels = [lab for lab in run.labels if lab in set(cur["label"])] + sorted(set(cur["label"]) - set(run.labels))
+        flat = flat_panels(cur)
+        cur = cur[~cur["name"].isin(list(flat))]
+        if cur.empty:
+            continue
+        shown = set(cur["label"])
+        labels = [lab for lab in run.labels if lab in shown] + sorted(shown - set(run.labels))
         colours = {lab: run.palette.get(lab, (0.4, 0.4, 0.4)) for lab in labels}
-        palette = {tx(lab): c for lab, c in colours.items()}  # seaborn sees the escaped labels
-        cur = cur.assign(label=cur["label"].map(tx))
+        by_step = _curve_stats(cur)
         present = set(cur["name"])
         core = [n for n in CORE if n in present]
         extra = sorted(present - set(CORE))
-        ncols = 3
-        extra_rows = math.ceil(len(extra) / ncols)
-        fig = out.new(PAGE, 0.6 + 1.5 * len(core) + 1.3 * extra_rows)
-        grid = fig.add_gridspec(len(core) + extra_rows, 6)
-        for i, name in enumerate(core):
-            data = cur[cur["name"] == name]
-            hue = [lab for lab in palette if lab in set(data["label"])]
-            _curve_panel(fig.add_subplot(grid[i, 0:3]), data, "step", palette, hue, name)
-            _curve_panel(fig.add_subplot(grid[i, 3:6]), data, "time_s", palette, hue, name)
-        for k, name in enumerate(extra):
-            r, c = divmod(k, ncols)
-            data = cur[cur["name"] == name]
-            hue = [lab for lab in palette if lab in set(data["label"])]
-            _curve_panel(fig.add_subplot(grid[len(core) + r, 2 * c : 2 * c + 2]), data, "step", palette, hue, name)
-        _legend(fig, colours, labels, ncol=4)
+        note = _curve_note(flat)
+        fig = out.new(PAGE, 10.0, layout=None)
+        axes = _curve_axes(fig, _legend(fig, run, labels, ncol=4, fixed=True), len(core), len(extra), note)
+        n_core = math.ceil(len(core) / 2)
+        big = [ax for row in axes[:n_core] for ax in row]
+        for ax, name in zip(big, core):
+            _curve_panel(ax, by_step[by_step["name"] == name], colours, name)
+        cells = [ax for row in axes[n_core:] for ax in row]
+        for k, (ax, name) in enumerate(zip(cells, extra)):
+            _curve_panel(ax, by_step[by_step["name"] == name], colours, name, small=True)
+            if k < len(cells) - EXTRA_COLUMNS:  # the rows below say it
+                ax.set_xlabel("")
+        for ax in big[len(core) :] + cells[len(extra) :]:
+            ax.set_visible(False)
         out.save(
             fig,
             f"curves-{slug(task)}",
             f"Training curves — {task}",
-            "Loss, energy gap and gradient norm against the optimiser step and the wall time, then each "
-            "method's own diagnostics against the step: mean over seeds (binned to at most "
-            f"{CURVE_POINTS} points), band ±1 std. Losses of different methods are different "
-            "objectives: compare shapes, not levels.",
+            "Validation NLL, loss, energy gap and gradient norm, then each method's own diagnostics, "
+            "against the optimiser step (deterministic; wall time is in the overview's time view): "
+            f"mean over seeds (binned to at most {CURVE_POINTS} points), band ±1 std. Losses of "
+            f"different methods are different objectives: compare shapes, not levels. {note}".rstrip(),
             "task",
             task,
+            vector=False,  # hundreds of curves: the SVG would be 6x the PNG
         )
 
 
@@ -216,6 +323,26 @@ def _pointrange(ax, agg, seeds, metric, order, colours) -> None:
     ax.set_ylim(len(order) - 0.5, -0.5)  # best on top
 
 
+METRIC_COLUMNS = 4
+# inches: below each panel its tick labels and two-line axis label; between columns; the title above
+METRIC_BELOW, METRIC_GAP, METRIC_TOP = 0.5, 0.2, 0.4
+
+
+def _metric_axes(fig, labels: list[str], n: int) -> list:
+    """`n` panels four to a row with the labels down the y axis (measured for the left
+    margin), placed with fixed margins (style.grid_rects); grows the figure to fit.
+    The panels do not share their y axis: each sets the same limits itself, and only the
+    first of a row has ticks — shared, every panel would build a tick per label."""
+    ncols = min(METRIC_COLUMNS, n)
+    nrows = math.ceil(n / ncols)
+    height = 0.13 * len(labels) + 0.1
+    left = text_inches(fig, labels, 6)[0] + 0.14  # + tick length and pad
+    rows = [(ncols, height, METRIC_TOP if i == 0 else METRIC_BELOW) for i in range(nrows)]
+    fig.set_size_inches(PAGE, sum(h + a for _, h, a in rows) + METRIC_BELOW + 0.05)
+    rects = grid_rects(fig, rows, left=left, right=0.15, wgap=METRIC_GAP)
+    return [fig.add_axes(r) for row in rects for r in row]
+
+
 def metric_comparison(run: RunData, out: FigureWriter) -> None:
     from matplotlib.ticker import MaxNLocator
 
@@ -228,12 +355,11 @@ def metric_comparison(run: RunData, out: FigureWriter) -> None:
         main = run.main_metric(task)
         metrics = [main] + [m for m in metrics if m != main]
         agg = run.agg[run.agg["task"] == task]
-        ncols = min(4, len(metrics))
-        nrows = math.ceil(len(metrics) / ncols)
-        fig = out.new(PAGE, nrows * (0.5 + 0.13 * len(order)) + 0.3)
-        axes = fig.subplots(nrows, ncols, squeeze=False, sharey=True)
+        fig = out.new(PAGE, 10.0, layout=None)
+        axes = _metric_axes(fig, [tx(lab) for lab in order], len(metrics))
         colours = [run.palette[lab] for lab in order]
-        for k, ax in enumerate(axes.flat):
+        notes = []
+        for k, ax in enumerate(axes):
             if k >= len(metrics):
                 ax.set_visible(False)
                 continue
@@ -243,59 +369,107 @@ def metric_comparison(run: RunData, out: FigureWriter) -> None:
                 ax.xaxis.set_major_locator(MaxNLocator(4))
             ax.tick_params(axis="x", labelsize=5.5)
             ax.grid(axis="y", visible=False)
-        axes[0, 0].set_yticks(range(len(order)), [tx(lab) for lab in order], fontsize=6)
-        fig.suptitle(tx(f"{task}: sorted by {main}"))
+            negative = run.negatives(metrics[k], task)
+            if negative:
+                ax.axvline(0, color="0.3", linewidth=0.7, linestyle=":", zorder=1)
+                notes.append(negative_note(metrics[k], negative))
+            if k % METRIC_COLUMNS:
+                ax.set_yticks([])
+            else:
+                ax.set_yticks(range(len(order)), [tx(lab) for lab in order], fontsize=6)
+        fig.suptitle(tx(f"{task}: sorted by {main}"), y=1 - 0.08 / fig.get_size_inches()[1], va="top")
         out.save(
             fig,
             f"metrics-{slug(task)}",
             f"Metrics — {task}",
             f"Each metric per model/method: mean over seeds with its 95 % bootstrap CI (the tables' "
             f"interval) and the individual seeds (small dots); sorted best first by the task's main "
-            f"metric, {main}.",
+            f"metric, {main}. " + " ".join(notes),
             "task",
             task,
+            vector=False,  # a screen page of ~25 panels; papers take the metric tables (tables/*.tex)
         )
 
 
 # ------------------------------------------------------------------------ rank heatmap
-def rank_heatmap(run: RunData, out: FigureWriter) -> None:
-    import seaborn as sns
+def _rank_annotations(table, per_task):
+    """Cell texts: each task's rank, and the overall rank with its task count beside it."""
+    import numpy as np
 
-    table = run.ranks
+    text = np.full((len(table), len(per_task) + 1), "", dtype=object)
+    for j, task in enumerate(per_task):
+        text[:, j] = [f"{v:.3g}" if np.isfinite(v) else "" for v in table[task]]
+    text[:, -1] = [f"{r:.3g} ({int(n)})" for r, n in zip(table["mean rank"], table["tasks"])]
+    return text
+
+
+def _heatmap(fig, ax, values, annot, rows: list[str], columns: list[str], last_width: float = 1.0) -> None:
+    """seaborn's annotated heatmap, drawn with one pcolormesh: blank where a value is missing,
+    each text dark on light cells and white on dark ones (seaborn's luminance rule); the
+    last column `last_width` cells wide (it holds longer texts)."""
+    import numpy as np
+
+    edges = np.concatenate([np.arange(values.shape[1]), [values.shape[1] - 1 + last_width]])
+    centres = (edges[:-1] + edges[1:]) / 2
+    mesh = ax.pcolormesh(
+        edges, np.arange(values.shape[0] + 1), np.ma.masked_invalid(values), cmap="viridis_r", edgecolors="white"
+    )
+    mesh.set_linewidth(0.5)
+    ax.set_xlim(0, edges[-1])
+    ax.set_ylim(values.shape[0], 0)
+    ax.set_xticks(centres, columns)
+    ax.set_yticks(np.arange(values.shape[0]) + 0.5, rows)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    for (i, j), text in np.ndenumerate(annot):
+        if text and np.isfinite(values[i, j]):
+            r, g, b, _ = mesh.cmap(mesh.norm(values[i, j]))
+            light = 0.2126 * r**2.2 + 0.7152 * g**2.2 + 0.0722 * b**2.2 > 0.408
+            ax.text(centres[j], i + 0.5, text, ha="center", va="center", fontsize=6, color=".15" if light else "w")
+    bar = fig.colorbar(mesh, ax=ax, label="rank (1 = best)")
+    bar.solids.set_edgecolor("face")  # the theme's patch edges would band the bar
+    bar.outline.set_linewidth(0)
+
+
+def rank_heatmap(run: RunData, out: FigureWriter) -> None:
+    """Ranks per task and overall (RunData.overall): the overall rank averages only over the
+    tasks every ranked method ran when there are such tasks; the number of tasks behind
+    each overall rank is printed beside it, and rows are ordered by coverage when no task
+    is common, so a method that won the one task it ran does not read as the best."""
+    overall = run.overall
+    table = overall.table
     if table.empty or len(table) < 2:
         return
-    table = table.rename(index=tx, columns=tx)
-    fig = out.new(min(PAGE, 1.6 + 0.55 * len(table.columns)), 0.8 + 0.22 * len(table))
+    per_task = [c for c in table.columns if c not in ("tasks", "mean rank")]
+    last = "mean rank (tasks)" if not overall.common else f"mean over {len(overall.common)} common (tasks)"
+    columns = [tx(t) for t in per_task] + [last]
+    fig = out.new(min(PAGE, 2.6 + 0.55 * len(columns)), 0.9 + 0.22 * len(table))
     ax = fig.subplots()
-    sns.heatmap(
-        table,
-        annot=True,
-        fmt=".3g",
-        cmap="viridis_r",
-        cbar_kws={"label": "rank (1 = best)"},
-        linewidths=0.5,
-        linecolor="white",
-        annot_kws={"fontsize": 6},
-        ax=ax,
-    )
-    ax.axvline(len(table.columns) - 1, color="white", linewidth=3)  # sets the mean-rank column apart
+    values = table[[*per_task, "mean rank"]].to_numpy(dtype=float)
+    annot = _rank_annotations(table, per_task)
+    _heatmap(fig, ax, values, annot, [tx(i) for i in table.index], columns, last_width=2.0)
+    ax.axvline(len(columns) - 1, color="white", linewidth=3)  # sets the overall column apart
     ax.grid(False)  # the theme's grid would cross the blank cells of methods that did not run
     ax.set_xlabel("task (ranked by its main metric)")
     ax.set_ylabel("")
     ax.tick_params(axis="x", rotation=45)
+    for tick in ax.get_xticklabels():
+        if tick.get_text() in {tx(t) for t in overall.common} and len(overall.common) < len(per_task):
+            tick.set_fontweight("bold")  # the tasks the overall rank covers
     out.save(
         fig,
         "ranks",
         "Ranks across tasks",
         "Rank of each model/method on each task by the task's main metric (1 = best; ties share the "
-        "mean rank), and the mean rank over the tasks it ran on.",
+        f"mean rank); last column: the {overall.heading}, with the number of tasks each method was "
+        "ranked on in brackets. Blank: the method did not run on the task.",
         "overview",
     )
 
 
 # ------------------------------------------------------------------- cost vs quality
 def pareto_front(times, scores, higher: bool) -> list[int]:
-    """Indices of the points no other point beats in both time (lower) and score."""
+    """Indices of the points no other point beats in both cost (lower) and score."""
     order = sorted(range(len(times)), key=lambda i: (times[i], -scores[i] if higher else scores[i]))
     front, best = [], None
     for i in order:
@@ -306,68 +480,129 @@ def pareto_front(times, scores, higher: bool) -> list[int]:
     return front
 
 
-def cost_quality(run: RunData, out: FigureWriter) -> None:
+def gradient_cost(run: RunData, sub):
+    """Energy-gradient evaluations of each label on a task (mean over seeds): training's
+    (`grad_evals`) plus, where the sampler's per-sample count (`sampler_grad_evals`) and
+    the profile's sample count are known, those spent drawing the evaluation samples.
+    Deterministic, unlike wall time. Returns (Series by label, axis label), or None
+    for runs without the column."""
+    if "grad_evals" not in sub.columns or sub["grad_evals"].isna().all():
+        return None
+    cost = sub["grad_evals"].astype(float)
+    n_samples = (run.meta.get("profile") or {}).get("n_samples")
+    what = "training"
+    if "sampler_grad_evals" in sub.columns and sub["sampler_grad_evals"].notna().any() and n_samples:
+        cost = cost + sub["sampler_grad_evals"].astype(float).fillna(0) * float(n_samples)
+        what = f"training + drawing the {n_samples} evaluation samples"
+    return cost.groupby(sub["label"]).mean(), f"energy-gradient evaluations ({what})"
+
+
+def _time_cost(run: RunData, sub):
+    return sub.groupby("label")["train_time_s"].mean(), "train time (s)"
+
+
+def _cost_axis(ax, values):
+    """Log x when the costs span more than a decade, with zero (methods that never take an
+    energy gradient) placed one decade left of the smallest cost and labelled "0";
+    returns the x positions to draw at."""
+    import numpy as np
+
+    v = np.asarray(values, dtype=float)
+    positive = v[v > 0]
+    if len(positive) == 0 or positive.max() / positive.min() <= 10:
+        return v
+    ax.set_xscale("log")
+    zero_at = 10.0 ** (math.floor(math.log10(positive.min())) - 1)
+    zeros = bool((v <= 0).any())
+    decade_axis(ax.xaxis, lambda t, _=None: "0" if zeros and math.isclose(t, zero_at) else decade_text(t))
+    return np.where(v > 0, v, zero_at)
+
+
+def _cost_panel(ax, run: RunData, main: str, agg, cost) -> None:
+    """One task: each label's mean and CI at its cost (colour: family, marker: method), the
+    Pareto front dashed, and the front's labels written beside their points."""
+    import numpy as np
+
+    higher = run.directions[main] == "higher"
+    labels = list(agg.index)
+    x = _cost_axis(ax, cost[labels].to_numpy())
+    y = agg["mean"].to_numpy(dtype=float)
+    colours = [run.palette[lab] for lab in labels]
+    finite = np.isfinite(agg["ci_low"].to_numpy(dtype=float))
+    ax.vlines(x[finite], agg["ci_low"][finite], agg["ci_high"][finite], colors=np.asarray(colours)[finite], lw=0.8)
+    for marker in dict.fromkeys(run.markers[lab] for lab in labels):
+        idx = [i for i, lab in enumerate(labels) if run.markers[lab] == marker]
+        ax.scatter(x[idx], y[idx], marker=marker, c=[colours[i] for i in idx], s=20, zorder=3, linewidths=0.3)
+    front = pareto_front(list(cost[labels]), list(y), higher)
+    ax.step(x[front], y[front], where="post", color="0.3", linestyle="--", linewidth=0.8, zorder=0)
+    ax.scatter(x[front], y[front], s=70, facecolors="none", edgecolors="0.2", linewidths=0.8, zorder=3)
+    for k, i in enumerate(front):  # alternately above and below: neighbours on the front stay apart
+        offset = (4, 3) if k % 2 == 0 else (4, -8)
+        ax.annotate(tx(labels[i]), (x[i], y[i]), xytext=offset, textcoords="offset points", fontsize=5, color="0.15")
+
+
+def _cost_figure(run: RunData, out: FigureWriter, cost_of, name: str, title: str, caption: str) -> None:
     panels = []
     for task in run.tasks:
         main = run.main_metric(task)
         if main is None or run.directions.get(main, "none") == "none":
             continue
         sub = run.done[run.done["task"] == task]
+        found = cost_of(run, sub)
+        if found is None:
+            continue
+        cost, xlabel = found
         agg = run.agg[(run.agg["task"] == task) & (run.agg["metric"] == main)].set_index("label")
-        cost = sub.groupby("label")["train_time_s"].mean()
         labels = [lab for lab in run.labels if lab in agg.index and lab in cost.index and math.isfinite(cost[lab])]
         if labels:
-            panels.append((task, main, agg.loc[labels], cost[labels]))
+            panels.append((task, main, agg.loc[labels], cost, xlabel))
     if not panels:
         return
     ncols = min(3, len(panels))
     nrows = math.ceil(len(panels) / ncols)
-    fig = out.new(PAGE, 0.6 + 2.0 * nrows)
+    fig = out.new(PAGE, 1.2 + 2.0 * nrows)
     axes = fig.subplots(nrows, ncols, squeeze=False)
-    used = []
-    for ax, (task, main, agg, cost) in zip(axes.flat, panels):
-        higher = run.directions[main] == "higher"
-        for lab in agg.index:
-            row = agg.loc[lab]
-            err = (
-                [[row["mean"] - row["ci_low"]], [row["ci_high"] - row["mean"]]]
-                if math.isfinite(row["ci_low"])
-                else None
-            )
-            ax.errorbar(
-                cost[lab],
-                row["mean"],
-                yerr=err,
-                fmt="o",
-                color=run.palette[lab],
-                markersize=4,
-                elinewidth=0.8,
-                capsize=1.5,
-            )
-            used.append(lab)
-        front = pareto_front(list(cost.values), list(agg["mean"].values), higher)
-        fx = [cost.iloc[i] for i in front]
-        fy = [agg["mean"].iloc[i] for i in front]
-        ax.step(fx, fy, where="post", color="0.3", linestyle="--", linewidth=0.9, zorder=0)
-        ax.scatter(fx, fy, s=60, facecolors="none", edgecolors="0.2", linewidths=0.9, zorder=3)
-        if cost.min() > 0 and cost.max() / cost.min() > 10:
-            from matplotlib.ticker import NullFormatter
-
-            ax.set_xscale("log")
-            ax.xaxis.set_minor_formatter(NullFormatter())  # decade labels only: they never collide
+    used, notes = [], []
+    for ax, (task, main, agg, cost, _) in zip(axes.flat, panels):
+        _cost_panel(ax, run, main, agg, cost)
+        used += list(agg.index)
         ax.set_title(tx(task))
-        ax.set_xlabel("train time (s)")
         ax.set_ylabel(tx(direction_label(main, run.directions[main], "\n")))
+        negative = [lab for lab in run.negatives(main, task) if lab in agg.index]
+        if negative:
+            ax.axhline(0, color="0.3", linewidth=0.7, linestyle=":", zorder=0)
+            notes.append(f"{task}: {negative_note(main, negative)}")
     for ax in list(axes.flat)[len(panels) :]:
         ax.set_visible(False)
-    _legend(fig, run.palette, list(dict.fromkeys(lab for lab in run.labels if lab in used)))
-    out.save(
-        fig,
+    fig.supxlabel(tx(panels[0][4]), fontsize=7.5)  # one unit for every panel
+    _legend(fig, run, [lab for lab in run.labels if lab in set(used)], ncol=4)
+    out.save(fig, name, title, " ".join([caption, *notes]), "overview")
+
+
+def cost_quality(run: RunData, out: FigureWriter) -> None:
+    """Quality against cost: first in energy-gradient evaluations (deterministic: the same
+    on every machine and every repeat), then, as a secondary view, in training time (what a
+    user waits, but it moves with machine load: 1.7x between two identical runs)."""
+    _cost_figure(
+        run,
+        out,
+        gradient_cost,
         "cost-quality",
         "Cost against quality",
-        "Mean training time against each task's main metric (95 % CI); circled points joined by the "
-        "dashed line are the Pareto front: no other method is both faster and better.",
-        "overview",
+        "Each task's main metric (mean, 95 % CI over seeds) against the energy-gradient evaluations a "
+        "model/method spent: while training (MCMC chains; methods without sampling spend none, at 0) "
+        "plus drawing the evaluation samples. Circled points joined by the dashed line are the Pareto "
+        "front, named beside each point: no other method is both cheaper and better. Colour: method "
+        "family; marker: method.",
+    )
+    _cost_figure(
+        run,
+        out,
+        _time_cost,
+        "cost-time",
+        "Training time against quality",
+        "The same against mean training time, a secondary view: wall time depends on the machine and "
+        "its load (it moves between identical runs), the gradient count above does not.",
     )
 
 
@@ -375,7 +610,6 @@ def cost_quality(run: RunData, out: FigureWriter) -> None:
 def beta_sweep(run: RunData, out: FigureWriter) -> None:
     """Metrics against β for models run at several inverse temperatures (β = ∞ is F∞)."""
     import numpy as np
-    import seaborn as sns
 
     from ebmbench.params import label as make_label
 
@@ -395,6 +629,8 @@ def beta_sweep(run: RunData, out: FigureWriter) -> None:
     if not rows:
         return
     import pandas as pd
+
+    import seaborn as sns  # only here: it costs a worker 1.6 s to import
 
     betas = pd.DataFrame(rows).merge(df, on=["task", "cell_id"])
     for task, sub in betas.groupby("task"):

@@ -1,5 +1,6 @@
-"""The self-contained HTML report: one file, figures embedded as base64 PNG, no
-scripts, nothing fetched — it opens offline in any browser.
+"""The self-contained HTML report: one file, figures embedded as base64 lossless WebP
+(PNG for figures made elsewhere), lazily decoded, no scripts, nothing fetched — it
+opens offline in any browser.
 
 Rendered with Jinja2 with autoescaping on, so every string from a plugin, a
 parameter or an error message is text, never markup; the pivot tables come from
@@ -13,7 +14,7 @@ import base64
 import math
 from datetime import UTC, datetime
 
-from ebmbench.report.data import RunData
+from ebmbench.report.data import UNBIASED, RunData, negative_note
 from ebmbench.report.style import FigureInfo
 from ebmbench.report.tables import MetricTable, failing_pairs, problems, skip_reasons, status_by_task
 
@@ -45,6 +46,7 @@ td.num, .pivot td { text-align: right; font-variant-numeric: tabular-nums; white
 figure { margin: 1rem 0 2rem; } figure img { max-width: 100%; height: auto; border: 1px solid #eef0f3; }
 figcaption { font-size: .85rem; color: #4a5564; max-width: 60rem; }
 .files { font-size: .78rem; color: #6b7684; }
+.note { font-size: .85rem; color: #6a4b00; background: #fff8e1; padding: .3rem .6rem; border-radius: 4px; }
 .kv th { font-weight: 600; padding-right: 1.5rem; }
 .bad { color: #b3261e; font-weight: 600; } .ok { color: #1e7b34; font-weight: 600; }
 pre { background: #f6f8fa; padding: .6rem; overflow-x: auto; font-size: .78rem; white-space: pre-wrap; }
@@ -74,6 +76,7 @@ code { font-size: .85rem; } details { margin: .3rem 0; }
 <h2 id="summary">Summary</h2>
 {{ kv(summary) }}
 {% if ranks %}<h3>Mean rank across tasks</h3>
+<p class="files">Each task ranked by its main metric (1 = best); {{ rank_heading }}.</p>
 {{ table(ranks, cls="ranks") }}{% endif %}
 {% for f in overview_figures %}{{ figure(f) }}{% endfor %}
 
@@ -81,7 +84,8 @@ code { font-size: .85rem; } details { margin: .3rem 0; }
 {% for t in tasks %}
 <h3 id="task-{{ loop.index }}">{{ t.name }} <small>— ranked by {{ t.main }} (mean ± 95% CI over seeds)</small></h3>
 {{ table(t, cls="board") }}
-{% for f in t.figures %}{{ figure(f) }}{% endfor %}
+{% for n in t.notes %}<p class="note">{{ n }}</p>
+{% endfor %}{% for f in t.figures %}{{ figure(f) }}{% endfor %}
 {% endfor %}
 
 {% if model_figures %}<h2 id="models">Learned energies and samples</h2>
@@ -92,6 +96,7 @@ code { font-size: .85rem; } details { margin: .3rem 0; }
 The same tables are in <code>tables/</code> as Markdown and LaTeX (booktabs).</p>
 {% for t in pivots %}<h3>{{ t.header }}</h3>
 <div class="scroll">{{ t.html }}</div>
+{% if t.note %}<p class="note">{{ t.note }}</p>{% endif %}
 {% endfor %}
 
 <h2 id="status">Status</h2>
@@ -136,9 +141,9 @@ by <code>ebmbench report</code>.</p>
 """
 
 FIGURE = """<figure id="fig-{{ f.name }}">
-<img src="data:image/png;base64,{{ data }}" alt="{{ f.title }}" width="{{ width }}">
+<img src="data:{{ mime }};base64,{{ data }}" alt="{{ f.title }}" width="{{ width }}" height="{{ height }}" loading="lazy" decoding="async">
 <figcaption><strong>{{ f.title }}.</strong> {{ f.caption }}
-<span class="files">Files: figures/{{ f.png.name }}, figures/{{ f.svg.name }}</span></figcaption>
+<span class="files">Files: figures/{{ f.png.name }}{% if f.svg %}, figures/{{ f.svg.name }}{% endif %}</span></figcaption>
 </figure>
 """
 
@@ -168,10 +173,15 @@ def _figure_renderer(env):
     template = env.from_string(FIGURE)
 
     def render(f: FigureInfo):
-        with Image.open(f.png) as img:
-            width = min(1060, img.width)  # one PNG pixel per CSS pixel: a page-wide figure fills the page
-        data = base64.b64encode(f.png.read_bytes()).decode("ascii")
-        return Markup(template.render(f=f, data=data, width=width))
+        width, height = f.width, f.height
+        if not (width and height):
+            with Image.open(f.png) as img:
+                width, height = img.size
+        # one PNG pixel per CSS pixel (style.fitted_dpi keeps PNGs within the column); the height
+        # reserves the space, so lazily decoded images do not make the page jump
+        mime, raw = ("image/webp", f.embed) if f.embed else ("image/png", f.png.read_bytes())
+        data = base64.b64encode(raw).decode("ascii")
+        return Markup(template.render(f=f, data=data, mime=mime, width=width, height=height))
 
     return render
 
@@ -244,6 +254,7 @@ def render_html(
                 "main": main or "—",
                 **(_records(frame) if frame is not None else {"columns": [], "rows": []}),
                 "figures": [f for f in figures if f.task == task],
+                "notes": [negative_note(m, run.negatives(m, task)) for m in UNBIASED if run.negatives(m, task)],
             }
         )
     ranks = None
@@ -261,7 +272,11 @@ def render_html(
         "overview_figures": [f for f in figures if f.section == "overview"],
         "tasks": tasks,
         "model_figures": [f for f in figures if f.section == "model" and f.task is None],
-        "pivots": [{"header": t.header, "html": _markup(t.to_html(f"pivot{i}"))} for i, t in enumerate(tables)],
+        "pivots": [
+            {"header": t.header, "html": _markup(t.to_html(f"pivot{i}")), "note": _pivot_note(run, t.metric)}
+            for i, t in enumerate(tables)
+        ],
+        "rank_heading": run.overall.heading,
         "status": _records(status_by_task(run)),
         "failing": _records(failing) if len(failing) else None,
         "skipped": _records(skipped) if len(skipped) else None,
@@ -276,6 +291,12 @@ def render_html(
         "figure": figure,
     }
     return env.from_string(TEMPLATE).render(**context)
+
+
+def _pivot_note(run: RunData, metric: str) -> str | None:
+    """The negative-estimate note under a metric's pivot table, if any mean is below zero."""
+    labels = run.negatives(metric)
+    return negative_note(metric, labels) if labels else None
 
 
 def _markup(text: str):

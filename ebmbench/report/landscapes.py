@@ -1,12 +1,15 @@
 """Figures of the trained models, drawn from the arrays each cell saved
 (ebmbench.execution.artifacts): 2-D energy landscapes with samples, digits galleries
 and inpaintings, and conditional inference on horn / branches.
+
+All are PNG only: they are images and rasterised point clouds, which an SVG would
+carry as the same raster, only larger.
 """
 
 from __future__ import annotations
 
 from ebmbench.report.data import RunData
-from ebmbench.report.style import PAGE, FigureWriter, slug, tx
+from ebmbench.report.style import PAGE, FigureWriter, grid_rects, slug, text_inches, tx
 
 __all__ = ["conditional_inference", "density", "digit_galleries", "energy_landscapes", "inpainting", "mosaic"]
 
@@ -41,16 +44,30 @@ def _row_label(ax, text):
 
 
 # ------------------------------------------------------------------------ landscapes
+GAP = 0.06  # inches between landscape panels
+
+
+def _landscape_axes(fig, labels: list[str], n_tasks: int) -> list[list]:
+    """Square panels, a row per model/method (its label measured for the left margin) and a
+    column per task, under the title and the task names; placed with fixed margins
+    (style.grid_rects: constrained layout took 2 s on ~100 panels). Sizes the figure."""
+    left = text_inches(fig, labels, 6.5)[0] + 0.12
+    size = min(1.3, (PAGE - left - 0.1 - (n_tasks - 1) * GAP) / n_tasks)
+    top = 0.55  # the title and the task names
+    rows = [(n_tasks, size, top if i == 0 else GAP) for i in range(len(labels))]
+    fig.set_size_inches(left + n_tasks * size + (n_tasks - 1) * GAP + 0.1, sum(h + a for _, h, a in rows) + 0.1)
+    return [[fig.add_axes(r) for r in row] for row in grid_rects(fig, rows, left=left, right=0.1, wgap=GAP)]
+
+
 def energy_landscapes(run: RunData, out: FigureWriter) -> None:
     tasks, labels = _with(run, "grid_energy")
     if not tasks:
         return
-    size = min(1.3, (PAGE - 1.6) / len(tasks))
-    fig = out.new(1.6 + size * len(tasks), 0.5 + size * len(labels))
-    axes = fig.subplots(len(labels), len(tasks), squeeze=False)
+    fig = out.new(PAGE, 10.0, layout=None)
+    axes = _landscape_axes(fig, [tx(lab) for lab in labels], len(tasks))
     for i, lab in enumerate(labels):
         for j, task in enumerate(tasks):
-            ax = axes[i, j]
+            ax = axes[i][j]
             ax.set_xticks([])
             ax.set_yticks([])
             ax.grid(False)
@@ -78,7 +95,11 @@ def energy_landscapes(run: RunData, out: FigureWriter) -> None:
             ax.scatter(s[:, 0], s[:, 1], s=0.9, c="#34d1ff", alpha=0.8, linewidths=0, rasterized=True)
             ax.set_xlim(x0, x1)
             ax.set_ylim(y0, y1)
-    fig.suptitle("exp(−E) normalised on the grid · white: test data · blue: model samples")
+    fig.suptitle(
+        "exp(−E) normalised on the grid · white: test data · blue: model samples",
+        y=1 - 0.06 / fig.get_size_inches()[1],
+        va="top",
+    )
     out.save(
         fig,
         "landscapes",
@@ -87,6 +108,7 @@ def energy_landscapes(run: RunData, out: FigureWriter) -> None:
         "scaled to its own maximum), with test data (white) and the model's own samples (blue); one "
         "trained model (first seed) per panel.",
         "model",
+        vector=False,  # images and rasterised points: an SVG would only wrap the same raster
     )
 
 
@@ -145,6 +167,7 @@ def digit_galleries(run: RunData, out: FigureWriter) -> None:
             "training image of each (Euclidean): copies of the training set show up as twins.",
             "model",
             task,
+            vector=False,  # images and rasterised points: an SVG would only wrap the same raster
         )
 
 
@@ -183,6 +206,7 @@ def inpainting(run: RunData, out: FigureWriter) -> None:
             "several descents, first seed), beside the nearest training image of each completion.",
             "model",
             task,
+            vector=False,  # images and rasterised points: an SVG would only wrap the same raster
         )
 
 
@@ -274,4 +298,5 @@ def conditional_inference(run: RunData, out: FigureWriter) -> None:
             f"{how}. A good energy has minima on every branch of the true curve and nowhere else (first seed).",
             "model",
             task,
+            vector=False,  # images and rasterised points: an SVG would only wrap the same raster
         )

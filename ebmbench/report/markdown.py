@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from ebmbench.report.data import RunData
+from ebmbench.report.data import UNBIASED, RunData, negative_note
 from ebmbench.report.tables import md_escape, md_table, problems, skip_reasons
 
 __all__ = ["MAX_PROBLEMS", "MAX_ROWS", "summary_markdown"]
@@ -37,7 +37,9 @@ def _headline(run: RunData) -> str:
 def summary_markdown(run: RunData, figures=(), report_seconds: float | None = None) -> str:
     lines = [f"## ebmbench run {md_escape(run.run_id)}", "", _headline(run), ""]
     if not run.ranks.empty and len(run.ranks) > 1:
-        lines += ["### Mean rank (each task ranked by its main metric; 1 = best)", "", md_table(run.rank_table()), ""]
+        lines += ["### Mean rank (each task ranked by its main metric; 1 = best)", ""]
+        lines += [md_escape(run.overall.heading[0].upper() + run.overall.heading[1:]) + ".", ""]
+        lines += [md_table(run.rank_table()), ""]
     for task in run.tasks:
         main = run.main_metric(task)
         if main is None:
@@ -48,6 +50,9 @@ def summary_markdown(run: RunData, figures=(), report_seconds: float | None = No
         lines += [f"### {md_escape(task)} — ranked by {md_escape(main)}", "", md_table(shown)]
         if len(frame) > MAX_ROWS:
             lines.append(f"\n… and {len(frame) - MAX_ROWS} more")
+        for metric in UNBIASED:
+            if run.negatives(metric, task):
+                lines.append(f"\n_Note: {md_escape(negative_note(metric, run.negatives(metric, task)))}_")
         lines.append("")
     bad = problems(run)
     if len(bad):

@@ -135,14 +135,21 @@ def test_report_in_headless_chromium(built_report, browser, tmp_path):
     page.call("Page.navigate", url=built_report.html.resolve().as_uri())
     page.wait_for("Page.loadEventFired")
 
+    # the figures load lazily: each one is scrolled into view, as a reader would, then decoded
     images = page.evaluate("""(async () => {
         const imgs = Array.from(document.images);
-        const results = await Promise.all(imgs.map(i => i.decode().then(() => null, () => i.alt)));
-        return {n: imgs.length, failed: results.filter(x => x !== null),
-                widths: imgs.map(i => i.naturalWidth)};
+        const lazy = imgs.filter(i => i.loading === 'lazy').length;
+        const failed = [];
+        for (const i of imgs) {
+            i.scrollIntoView();
+            await i.decode().catch(() => failed.push(i.alt));
+        }
+        return {n: imgs.length, lazy: lazy, failed: failed, widths: imgs.map(i => i.naturalWidth),
+                reserved: imgs.filter(i => i.getAttribute('width') && i.getAttribute('height')).length};
     })()""")
     assert images["n"] == len(built_report.figures) > 0
     assert images["failed"] == [] and min(images["widths"]) > 0
+    assert images["lazy"] == images["n"] == images["reserved"]  # lazy, with their space reserved
 
     dom = page.evaluate("""({scripts: document.scripts.length,
         text: document.body.innerText,
