@@ -18,7 +18,7 @@ import click
 
 from ebmbench._version import __version__
 from ebmbench.config import apply_config
-from ebmbench.errors import UsageError, strip_control
+from ebmbench.errors import UsageError, shown_path, strip_control
 
 __all__ = ["cli", "main"]
 
@@ -628,7 +628,7 @@ def run_cmd(
     summary = _console(stderr=progress == "json" and not quiet)
     _print_run(store.dir, summary)
     reused = f" ({outcome.n_cached} reused from earlier runs)" if outcome.n_cached else ""
-    summary.print(f"results: {store.dir}{reused}", markup=False)
+    summary.print(f"results: {shown_path(store.dir)}{reused}", markup=False)
     if not no_report:
         _report_after_run(store.dir, summary)
     failing = [s for s in outcome.statuses if s in fail_statuses]
@@ -840,7 +840,7 @@ def report_cmd(run, out, dest, fmt):
     if fmt == "md":
         click.echo(result.markdown.read_text(), nl=False)
         return
-    click.echo(f"report: {result.html} ({len(result.figures)} figures, {result.seconds:.1f} s)")
+    click.echo(f"report: {shown_path(result.html)} ({len(result.figures)} figures, {result.seconds:.1f} s)")
 
 
 # ------------------------------------------------------------------------- compare

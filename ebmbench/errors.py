@@ -1,11 +1,11 @@
 """Errors the CLI turns into one line and exit code 2 (bad usage or bad input), and the
-cleaning of text that plugins hand us before it reaches a terminal."""
+cleaning of text that plugins hand us (and of paths we print) before it reaches a terminal."""
 
 import difflib
 import re
 from collections.abc import Iterable
 
-__all__ = ["UsageError", "PluginLoadError", "unknown_name", "strip_control"]
+__all__ = ["UsageError", "PluginLoadError", "unknown_name", "strip_control", "shown_path"]
 
 # Terminal control sequences, longest forms first: CSI (ESC [ ... final byte, e.g. colours,
 # cursor moves, screen clears); OSC, DCS, SOS, PM and APC strings (ESC ] ... BEL or ST: window
@@ -48,3 +48,17 @@ def strip_control(text: str | None) -> str | None:
     if text is None:
         return None
     return _CONTROL.sub("", str(text))
+
+
+def shown_path(path) -> str:
+    """A path as printed to the user: relative to the current folder when it lies below it
+    (`runs/<id>/report.html` fits a log's 80 columns; an absolute path often does not),
+    else as given."""
+    import os
+    from pathlib import Path
+
+    try:
+        rel = Path(os.path.relpath(Path(path).resolve(), Path.cwd()))
+    except (OSError, ValueError):  # no current folder, or another drive
+        return str(path)
+    return str(path) if rel.parts[:1] == ("..",) else str(rel)

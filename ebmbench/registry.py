@@ -273,6 +273,8 @@ class Registry:
             "entries": {
                 k: {
                     n: {"plugin": e.plugin, "dist": e.dist, "version": e.version, "source_hash": e.source_hash}
+                    # a method's family: the report groups and colours by it without the plugins
+                    | ({"family": str(e.cls.family)} if k == "methods" and getattr(e.cls, "family", None) else {})
                     for n, e in v.items()
                 }
                 for k, v in self.entries.items()

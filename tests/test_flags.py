@@ -231,3 +231,17 @@ def test_usage_errors_and_plugin_tables_quote_plugin_errors_without_escapes(tmp_
     assert "red title" in line and "\x1b" not in line
     r = invoke("plugins", "--plugins-dir", plugins, env={"COLUMNS": "300"})
     assert r.exit_code == 0 and "red title" in r.stdout and "\x1b" not in r.stdout
+
+
+def test_paths_are_shown_relative_to_the_current_folder_when_below_it(tmp_path, monkeypatch):
+    """`results:` and `report:` lines fit a log's 80 columns: a run folder below the current
+    one is printed relative to it; one elsewhere stays as it is."""
+    from ebmbench.errors import shown_path
+
+    run = tmp_path / "results" / "runs" / "20261201-213426-a24e7bb1d3b1"
+    run.mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    assert shown_path(run / "report.html") == "results/runs/20261201-213426-a24e7bb1d3b1/report.html"
+    monkeypatch.chdir(run)
+    assert shown_path(run) == "."
+    assert shown_path(tmp_path / "elsewhere") == str(tmp_path / "elsewhere")

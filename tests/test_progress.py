@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from types import SimpleNamespace
 
 import pytest
@@ -65,7 +66,7 @@ def test_reused_cells_count_as_done_and_say_so(plain_run):
     r = invoke("run", *WITH_SKIP, "--out", out)
     assert r.exit_code == 0, r.stderr
     lines = r.stdout.splitlines()
-    assert lines[0].endswith("1 cell to run (1 reused from earlier runs; 1 incompatible pair skipped)")
+    assert lines[0].endswith("1 cell to run (1 reused, 1 skipped)")  # the long form would pass 80
     assert lines[1] == "[1/1] 8gaussians kmeans/kmeans #0: done (reused)"
 
 
@@ -150,8 +151,37 @@ def test_a_long_reason_is_cut_to_the_width_but_names_are_not():
     label = "autoencoder[hidden=64]/margin_square[candidates=8,radius=0.05]"
     reporter.cell(row(status="diverged", label=label, reason="non-finite loss " * 20))
     line, reason = lines[1:]
-    assert label in line  # names are never cut
+    assert label in line  # names are never cut: the status goes on its own line instead
+    assert line.splitlines()[1].startswith("    #0: diverged in 1.0 s")
+    assert all(len(part) <= 80 for part in line.splitlines())
     assert len(reason) == 80 and reason.endswith("...") and reason.startswith("    non-finite loss")
+
+
+def test_long_names_take_the_short_counts_then_a_second_line():
+    """A log at 80 columns: a line that would pass 80 first trades "N more finished" for
+    "+N more", then puts the status on an indented second line; names are never cut."""
+    clock, lines = Clock(), []
+    reporter = PlainReporter(lines.append, clock=clock, width=80)
+    reporter.start("20261201-210620-797c451f33a2", to_compute=9, reused=120, skipped=1738)
+    assert lines[0] == "run 20261201-210620-797c451f33a2: 129 cells to run (120 reused, 1738 skipped)"
+    assert len(lines[0]) <= 80
+    lines.clear()
+    reporter.start("r1", to_compute=9, reused=0, skipped=0)
+    short, long = "mlp/dsm", "dictionary[atoms=64]/sparse_coding[alpha=0.5]"
+    for k, label in enumerate([short, short, short, long, long]):
+        clock.now += 0.3 if k in (1, 3) else 5.0  # cells 1 and 3 merge into the next line
+        reporter.cell(row(rep=k, label=label, task="digits-inpaint"))
+    assert len(lines) == 4, lines
+    assert lines[2].startswith("[3/9] digits-inpaint mlp/dsm #2: done in 1.0 s; 1 more finished; eta ")
+    reporter.width, reporter.unshown = 66, 1  # such a line in a narrower log: the short count
+    assert re.fullmatch(
+        r"\[5/9\] digits-inpaint mlp/dsm #2: done in 1.0 s; \+1 more; eta \d+ s",
+        reporter.line(row(rep=2, task="digits-inpaint"), False),
+    )
+    first, second = lines[3].splitlines()
+    assert first == "[5/9] digits-inpaint dictionary[atoms=64]/sparse_coding[alpha=0.5]"
+    assert second.startswith("    #4: done in 1.0 s; 1 more finished; eta ")
+    assert all(len(part) <= 80 for line in lines for part in line.splitlines())
 
 
 def test_json_reporter_writes_serialisable_cells_from_stored_rows():

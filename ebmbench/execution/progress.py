@@ -169,11 +169,15 @@ class PlainReporter(Reporter):
 
     def start(self, run_id: str, to_compute: int, reused: int, skipped: int) -> None:
         self.tally = Tally(to_compute, reused, clock=self.clock)
+        head = f"run {run_id}: {self.tally.total} cell{'s' * (self.tally.total != 1)} to run"
         parts = [f"{reused} reused from earlier runs"] if reused else []
         if skipped:
             parts.append(f"{skipped} incompatible pair{'s' * (skipped != 1)} skipped")
-        more = f" ({'; '.join(parts)})" if parts else ""
-        self.write(f"run {run_id}: {self.tally.total} cell{'s' * (self.tally.total != 1)} to run{more}")
+        line = head + (f" ({'; '.join(parts)})" if parts else "")
+        if len(line) > self.width:  # the short form, within a log's 80 columns
+            short = [f"{reused} reused"] * bool(reused) + [f"{skipped} skipped"] * bool(skipped)
+            line = head + f" ({', '.join(short)})"
+        self.write(line)
 
     def cell(self, row: dict[str, Any]) -> None:
         tally = self.tally
@@ -193,21 +197,29 @@ class PlainReporter(Reporter):
         self.last, self.unshown = now, 0
 
     def line(self, row: dict[str, Any], reused: bool) -> str:
+        """One finished cell: "[done/total] task label #rep: status in T; N more finished;
+        eta T", kept within the width (80 in a log file): the long forms of the counts give
+        way to short ones, then the status goes on a second, indented line. Names are
+        never cut (a log is searched for them)."""
         tally = self.tally
         width = len(str(tally.total))
-        head = f"[{tally.done:>{width}}/{tally.total}] {strip_control(str(row['task']))} "
-        text = f"{head}{strip_control(str(row['label']))} #{int(row['rep'])}: {row['status']}"
+        task, label = strip_control(str(row["task"])), strip_control(str(row["label"]))
+        status = f" #{int(row['rep'])}: {row['status']}"
         seconds = _number(row.get("wall_time_s"))
         if reused:
-            text += " (reused)"
+            status += " (reused)"
         elif seconds is not None:
-            text += f" in {duration(seconds)}"
-        if self.unshown:
-            text += f"; {self.unshown} more finished"
-        eta = tally.eta_s()
-        if tally.done < tally.total and eta:
-            text += f"; eta {duration(eta)}"
-        return text
+            status += f" in {duration(seconds)}"
+        eta = tally.eta_s() if tally.done < tally.total else None
+        long_tail = (f"; {self.unshown} more finished" if self.unshown else "") + (
+            f"; eta {duration(eta)}" if eta else ""
+        )
+        short_tail = (f"; +{self.unshown} more" if self.unshown else "") + (f"; eta {duration(eta)}" if eta else "")
+        head = f"[{tally.done:>{width}}/{tally.total}] {task} {label}"
+        for tail in (long_tail, short_tail):
+            if len(head) + len(status) + len(tail) <= self.width:
+                return f"{head}{status}{tail}"
+        return f"{head}\n{REASON_INDENT}{status.lstrip()}{long_tail}"
 
 
 class JsonReporter(Reporter):

@@ -52,25 +52,48 @@ PER_TASK = ("training_curves", "metric_comparison")
 WEIGHT = {"training_curves": 3, "metric_comparison": 2, "energy_landscapes": 2}
 
 
-def render_figures(
-    run_dir: Path, out: Path, maker: tuple[str, str], task: str | None = None, families: dict | None = None
-) -> tuple[list, list[str]]:
-    """One figure maker's figures (and its failure, if any), for one task or all; runs in a
-    worker process. `families` (RunData.families, from the parent) spares each worker
-    loading the plugin registry."""
-    import copy
-    import importlib
-
-    from ebmbench.registry import format_exception
+def _worker_run(run_dir: Path, known: dict | None = None):
+    """The run a figure worker draws from: loaded once per process; `known` (RunData.known(),
+    from the parent: the method families and headline metrics) spares each worker loading
+    the plugin registry."""
     from ebmbench.report.data import load_run
-    from ebmbench.report.style import FigureWriter, theme
 
     if run_dir not in _RUNS:
         _RUNS.clear()
         _RUNS[run_dir] = load_run(run_dir)
-        if families is not None:
-            _RUNS[run_dir].__dict__["families"] = families
     run = _RUNS[run_dir]
+    for key, value in (known or {}).items():
+        run.__dict__.setdefault(key, value)  # seeds the cached properties
+    return run
+
+
+def _warm_worker(run_dir: Path) -> None:
+    """A figure worker's first job, run while the parent loads its own copy of the run:
+    import the drawing code and load the run (a second or two per process otherwise
+    spent after the work is handed out). A failure here only costs the head start."""
+    try:
+        import matplotlib.backends.backend_agg  # noqa: F401
+        import matplotlib.figure  # noqa: F401
+
+        from ebmbench.report import figures, landscapes  # noqa: F401
+
+        _worker_run(run_dir)
+    except Exception:  # noqa: BLE001 - render_figures reports whatever still fails
+        pass
+
+
+def render_figures(
+    run_dir: Path, out: Path, maker: tuple[str, str], task: str | None = None, known: dict | None = None
+) -> tuple[list, list[str]]:
+    """One figure maker's figures (and its failure, if any), for one task or all; runs in a
+    worker process."""
+    import copy
+    import importlib
+
+    from ebmbench.registry import format_exception
+    from ebmbench.report.style import FigureWriter, theme
+
+    run = _worker_run(run_dir, known)
     if task is not None:  # the same run (palette, labels) seen through one task
         run = copy.copy(run)
         run.__dict__["tasks"] = [task]
@@ -84,32 +107,64 @@ def render_figures(
     return writer.figures, []
 
 
-def _start_figures(run_dir: Path, out: Path, tasks: list[str], jobs: int | None, families: dict | None = None):
-    """Start every maker's figures on `jobs` processes side by side (matplotlib is
-    single-threaded; the makers and tasks are independent); returns a function that
-    waits for them and gives (figures, problems) per piece of work, in report order.
-    The heaviest work is submitted first, so no worker is left with a long figure at the end."""
-    import os
+class _Figures:
+    """The figures of a report, rendered on `jobs` processes side by side (matplotlib is
+    single-threaded; the makers and tasks are independent). The workers start before
+    the parent has read the run (`start`), the work follows when it has (`submit`), the
+    heaviest first so that no worker is left with a long figure at the end; `gather`
+    gives (figures, problems) per piece of work, in report order."""
 
-    work = [(m, t) for m in FIGURE_MAKERS for t in (tasks if m[1] in PER_TASK else [None])]
-    jobs = min(len(work), jobs or min(os.cpu_count() or 1, 4))
-    if jobs <= 1:
-        return lambda: [render_figures(run_dir, out, m, t, families) for m, t in work]
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    def __init__(self, run_dir: Path, out: Path, jobs: int | None):
+        import os
 
-    # spawn, not fork: the parent may hold threads (a Dask client, rich's refresher)
-    pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"))
-    first = sorted(range(len(work)), key=lambda i: -WEIGHT.get(work[i][0][1], 1))  # stable: report order within
-    futures = {i: pool.submit(render_figures, run_dir, out, *work[i], families) for i in first}
+        self.run_dir, self.out = run_dir, out
+        self.jobs = jobs or min(os.cpu_count() or 1, 4)
+        self.pool = None
+        self.work: list = []
+        self.futures: dict = {}
 
-    def gather():
+    def start(self) -> None:
+        if self.jobs <= 1:
+            return
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        # spawn, not fork: the parent may hold threads (a Dask client, rich's refresher)
+        self.pool = ProcessPoolExecutor(self.jobs, mp_context=multiprocessing.get_context("spawn"))
+        for _ in range(self.jobs):  # one submission starts one process (they start on demand)
+            self.pool.submit(_warm_worker, self.run_dir)
+
+    def submit(self, tasks: list[str], known: dict) -> None:
+        self.work = [(m, t) for m in FIGURE_MAKERS for t in (tasks if m[1] in PER_TASK else [None])]
+        self.known = known
+        if self.pool is None:
+            return
+        first = sorted(range(len(self.work)), key=lambda i: -WEIGHT.get(self.work[i][0][1], 1))  # stable
+        submit = self.pool.submit
+        self.futures = {i: submit(render_figures, self.run_dir, self.out, *self.work[i], known) for i in first}
+
+    def gather(self) -> list[tuple[list, list[str]]]:
+        if self.pool is None:
+            return [render_figures(self.run_dir, self.out, m, t, self.known) for m, t in self.work]
         try:
-            return [futures[i].result() for i in range(len(work))]
+            return [self.futures[i].result() for i in range(len(self.work))]
         finally:
-            pool.shutdown(cancel_futures=True)
+            self.close()
 
-    return gather
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(cancel_futures=True)
+            self.pool = None
+
+
+def _has_rows(run_dir: Path) -> bool:
+    """Whether the run has result rows, from the parquet footer alone (no data read)."""
+    try:
+        import pyarrow.parquet as pq
+
+        return pq.ParquetFile(Path(run_dir) / "results.parquet").metadata.num_rows > 0
+    except Exception:  # noqa: BLE001 - unreadable: load_run says why
+        return False
 
 
 def build_report(run_dir, out_dir=None, formats=("html", "md"), jobs: int | None = None) -> ReportResult:
@@ -122,18 +177,27 @@ def build_report(run_dir, out_dir=None, formats=("html", "md"), jobs: int | None
     from ebmbench.report.tables import metric_tables, write_tables
 
     t0 = time.perf_counter()
-    run = load_run(Path(run_dir))
-    out = Path(out_dir) if out_dir else run.run_dir
-    out.mkdir(parents=True, exist_ok=True)
-    result = ReportResult(out)
-    figures = None
-    if not run.df.empty and "html" in formats:  # the Markdown summary shows no figures
-        figures = _start_figures(Path(run_dir), out, run.tasks, jobs, run.families)
-    tables = metric_tables(run) if not run.df.empty else []  # while the figures render
-    result.tables = write_tables(run, out, tables)
-    for made, problems in figures() if figures else []:
-        result.figures += made
-        result.problems += problems
+    figures = _Figures(Path(run_dir), Path(out_dir) if out_dir else Path(run_dir), jobs)
+    if "html" in formats and _has_rows(run_dir):  # the Markdown summary shows no figures
+        figures.start()
+    try:
+        run = load_run(Path(run_dir))
+        out = Path(out_dir) if out_dir else run.run_dir
+        out.mkdir(parents=True, exist_ok=True)
+        result = ReportResult(out)
+        draw = not run.df.empty and "html" in formats
+        if draw:
+            figures.submit(run.tasks, run.known())
+        tables = metric_tables(run) if not run.df.empty else []  # while the figures render
+        result.tables = write_tables(run, out, tables)
+        if run.tasks:  # the leaderboards and ranks the pages need (cached), also while the figures render
+            run.leaderboard(run.tasks[0])
+            run.rank_table()
+        for made, problems in figures.gather() if draw else []:
+            result.figures += made
+            result.problems += problems
+    finally:
+        figures.close()
     if "md" in formats:
         from ebmbench.report.markdown import summary_markdown
 
@@ -152,12 +216,14 @@ def after_run(run_dir, console=None) -> ReportResult | None:
     """The report step at the end of `ebmbench run`: never fails the run, says where it is."""
     import sys
 
+    from ebmbench.errors import shown_path
+
     try:
         result = build_report(run_dir)
     except Exception as exc:
         print(f"report: failed ({type(exc).__name__}: {exc}); retry with `ebmbench report {run_dir}`", file=sys.stderr)
         return None
-    msg = f"report: {result.html} ({len(result.figures)} figures, {result.seconds:.1f} s)"
+    msg = f"report: {shown_path(result.html)} ({len(result.figures)} figures, {result.seconds:.1f} s)"
     print(msg) if console is None else console.print(msg, markup=False, soft_wrap=True)
     for problem in result.problems:
         print(f"report: a figure failed: {problem.splitlines()[0]}", file=sys.stderr)

@@ -55,7 +55,8 @@ def method_families(meta: dict, methods) -> dict[str, str]:
     the method there comes from the same plugin as in the run, else the providing
     plugin's module ("methods.margin" -> "margin") — a finer family, still one hue."""
     recorded = ((meta or {}).get("entries") or {}).get("methods") or {}
-    live = _registry_families()
+    # the registry (and the torch its plugins import) only when the run did not record a family
+    live = _registry_families() if any(not (recorded.get(n) or {}).get("family") for n in methods) else {}
     out = {}
     for name in methods:
         entry = recorded.get(name) or {}
@@ -96,25 +97,21 @@ def negative_note(metric: str, labels) -> str:
 
 @dataclass
 class Overall:
-    """Ranks across tasks, honest about which tasks each one covers.
-
-    `table`: methods x tasks ranks, then "tasks" (how many tasks the method was ranked on)
-    and "mean rank". When some tasks were run by every ranked method (`common`), the mean
-    rank is over those only — the one fair comparison; otherwise it is over each
-    method's own tasks, and the rows are ordered by coverage first so that a method that
-    won its only task does not head the list."""
+    """Ranks across tasks (summary.rank_table, the same table `ebmbench show` prints):
+    `table` has "tasks" (how many tasks each method was ranked on), "mean rank" over
+    those tasks, then the rank on each task; rows go by coverage first, so a method that
+    won the one task it ran does not head the list. `common`: the tasks every ranked
+    method ran (the figure marks them)."""
 
     table: Any
     common: list[str]
 
     @property
     def heading(self) -> str:
-        if not self.common:
-            return "mean rank over the tasks each ran (no task was run by all; tasks: how many)"
         n = len(self.table.columns) - 2
-        if len(self.common) == n:
+        if n > 0 and len(self.common) == n:
             return f"mean rank over all {n} tasks"
-        return f"mean rank over the {len(self.common)} of {n} tasks that every method ran ({', '.join(self.common)})"
+        return "mean rank over the tasks each ran (tasks: how many), most tasks first"
 
 
 def param_value(params_json: Any, name: str) -> float | None:
@@ -191,19 +188,34 @@ class RunData:
 
         return aggregate(self.df, self.metrics)
 
+    def interval(self, task: str | None = None, metric: str | None = None) -> str:
+        """The words for the intervals shown (summary.interval_heading) over the run, one
+        task or one metric: "mean ± 95 % t-interval over 2 seeds", "1 seed (n = 1, no
+        interval)" — never a promise of an interval the numbers lack."""
+        from ebmbench.summary import interval_heading
+
+        a = self.agg
+        if task is not None:
+            a = a[a["task"] == task]
+        if metric is not None:
+            a = a[a["metric"] == metric]
+        return interval_heading(a)
+
     def means(self, metric: str):
         """Methods x tasks table of one metric's means (summary.pivot's numeric form)."""
         a = self.agg[self.agg["metric"] == metric]
         return a.pivot(index="label", columns="task", values="mean")
 
     def leaderboard(self, task: str):
-        """summary.leaderboard of the task by its main metric (cached: HTML and Markdown share it)."""
-        from ebmbench.summary import leaderboard
+        """summary.leaderboards' table of the task by its main metric, or None without one
+        (all tasks at once from `agg`, cached: HTML and Markdown share them)."""
+        from ebmbench.summary import leaderboards
 
-        if task not in self._leaderboards:
-            main = self.main_metric(task)
-            self._leaderboards[task] = leaderboard(self.df, task, main, self.directions, self.metrics) if main else None
-        return self._leaderboards[task]
+        if not self._leaderboards:
+            mains = {t: m for t in self.tasks if (m := self.main_metric(t))}
+            metrics = {t: self.metrics for t in mains}
+            self._leaderboards.update(leaderboards(self.df, mains, self.directions, metrics, agg=self.agg))
+        return self._leaderboards.get(task)
 
     @cached_property
     def ranks(self):
@@ -219,20 +231,17 @@ class RunData:
 
     @cached_property
     def overall(self) -> Overall:
-        """The ranks across tasks with an honest overall rank (see Overall)."""
-        import pandas as pd
+        """The ranks across tasks, honest about coverage (see Overall)."""
+        from ebmbench.summary import rank_table
 
-        if self.ranks.empty:
+        if self.done.empty:
+            import pandas as pd
+
             return Overall(pd.DataFrame(), [])
-        per_task = self.ranks.drop(columns="mean rank")
-        common = [t for t in per_task.columns if per_task[t].notna().all()]
-        table = per_task.copy()
-        table["tasks"] = per_task.notna().sum(axis=1).astype(int)
-        table["mean rank"] = per_task[common].mean(axis=1) if common else per_task.mean(axis=1)
-        keys = ["mean rank", "_name"] if common else ["tasks", "mean rank", "_name"]
-        ascending = [k != "tasks" for k in keys]  # most tasks first
-        table = table.assign(_name=table.index).sort_values(keys, ascending=ascending, kind="stable")
-        return Overall(table.drop(columns="_name"), common)
+        mains = {t: m for t in self.tasks if (m := self.main_metric(t))}
+        table = rank_table(self.df, self.directions, mains)
+        per_task = table.drop(columns=["tasks", "mean rank"]) if not table.empty else table
+        return Overall(table, [t for t in per_task.columns if per_task[t].notna().all()])
 
     def rank_table(self):
         """The ranks as display strings: the number of tasks each method was ranked on (a
@@ -262,6 +271,19 @@ class RunData:
     def families(self) -> dict[str, str]:
         """Family of each method (method_families); the report's workers receive it ready."""
         return method_families(self.meta, sorted(set(self.label_methods.values())))
+
+    @cached_property
+    def headlines(self) -> dict[str, tuple[str, ...]]:
+        """task -> the headline metrics it declares (show.headline_metrics: run.json, else
+        the plugins), kept to those measured here."""
+        from ebmbench.show import headline_metrics
+
+        declared = headline_metrics(self.meta, self.tasks)
+        return {t: tuple(m for m in declared.get(t, ()) if m in self.measured.get(t, [])) for t in self.tasks}
+
+    def known(self) -> dict[str, Any]:
+        """What a figure worker would otherwise load the plugin registry for."""
+        return {"families": self.families, "headlines": self.headlines}
 
     def family(self, label: str) -> str:
         return self.families.get(self.label_methods.get(label, ""), "other")

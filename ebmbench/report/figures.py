@@ -3,7 +3,8 @@ the rank heatmap, cost against quality, and the Fβ sweep.
 
 Each function draws the figures that apply to the run and returns nothing; a
 figure whose data is absent is simply not made. Confidence intervals come from
-ebmbench.summary (the same bootstrap as the tables), not from seaborn's own.
+ebmbench.summary (the tables' intervals: none for one seed, t for a few, bootstrap for
+more; each caption names them), not from seaborn's own.
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ CURVE_POINTS = 150  # points per curve and cell: smooth enough, and fast to draw
 
 
 def _ci(values):
-    """95 % bootstrap CI of the mean, exactly as the tables compute it."""
+    """The interval of the mean exactly as the tables compute it (summary.summarize: none
+    for one seed, t for a few, bootstrap for more), for seaborn's `errorbar`."""
     from ebmbench.summary import summarize
 
     s = summarize(list(values))
@@ -353,7 +355,10 @@ def metric_comparison(run: RunData, out: FigureWriter) -> None:
             continue
         order = run.labels_by_main(task)
         main = run.main_metric(task)
-        metrics = [main] + [m for m in metrics if m != main]
+        # the leaderboard's columns: the main metric and the task's headline metrics (every
+        # metric is in the report's tables); a page of ~28 panels per task was unreadable
+        # and a third of the report's time
+        metrics = list(dict.fromkeys([main, *run.headlines.get(task, ())]))
         agg = run.agg[run.agg["task"] == task]
         fig = out.new(PAGE, 10.0, layout=None)
         axes = _metric_axes(fig, [tx(lab) for lab in order], len(metrics))
@@ -382,12 +387,13 @@ def metric_comparison(run: RunData, out: FigureWriter) -> None:
             fig,
             f"metrics-{slug(task)}",
             f"Metrics — {task}",
-            f"Each metric per model/method: mean over seeds with its 95 % bootstrap CI (the tables' "
+            f"Each metric per model/method: {run.interval(task)} (the tables' "
             f"interval) and the individual seeds (small dots); sorted best first by the task's main "
-            f"metric, {main}. " + " ".join(notes),
+            f"metric, {main}. The task's headline metrics only: every metric is in the tables "
+            f"below and in `ebmbench show --all-columns`. " + " ".join(notes),
             "task",
             task,
-            vector=False,  # a screen page of ~25 panels; papers take the metric tables (tables/*.tex)
+            vector=False,  # a screen figure; papers take the metric tables (tables/*.tex)
         )
 
 
@@ -432,17 +438,15 @@ def _heatmap(fig, ax, values, annot, rows: list[str], columns: list[str], last_w
 
 
 def rank_heatmap(run: RunData, out: FigureWriter) -> None:
-    """Ranks per task and overall (RunData.overall): the overall rank averages only over the
-    tasks every ranked method ran when there are such tasks; the number of tasks behind
-    each overall rank is printed beside it, and rows are ordered by coverage when no task
-    is common, so a method that won the one task it ran does not read as the best."""
+    """Ranks per task and overall (RunData.overall, the table `ebmbench show` prints): the
+    number of tasks behind each overall rank is printed beside it, and rows go by coverage
+    first, so a method that won the one task it ran does not read as the best."""
     overall = run.overall
     table = overall.table
     if table.empty or len(table) < 2:
         return
     per_task = [c for c in table.columns if c not in ("tasks", "mean rank")]
-    last = "mean rank (tasks)" if not overall.common else f"mean over {len(overall.common)} common (tasks)"
-    columns = [tx(t) for t in per_task] + [last]
+    columns = [tx(t) for t in per_task] + ["mean rank (tasks)"]
     fig = out.new(min(PAGE, 2.6 + 0.55 * len(columns)), 0.9 + 0.22 * len(table))
     ax = fig.subplots()
     values = table[[*per_task, "mean rank"]].to_numpy(dtype=float)
@@ -455,7 +459,7 @@ def rank_heatmap(run: RunData, out: FigureWriter) -> None:
     ax.tick_params(axis="x", rotation=45)
     for tick in ax.get_xticklabels():
         if tick.get_text() in {tx(t) for t in overall.common} and len(overall.common) < len(per_task):
-            tick.set_fontweight("bold")  # the tasks the overall rank covers
+            tick.set_fontweight("bold")  # the tasks every method ran: the fair common ground
     out.save(
         fig,
         "ranks",
@@ -589,7 +593,7 @@ def cost_quality(run: RunData, out: FigureWriter) -> None:
         gradient_cost,
         "cost-quality",
         "Cost against quality",
-        "Each task's main metric (mean, 95 % CI over seeds) against the energy-gradient evaluations a "
+        f"Each task's main metric ({run.interval()}) against the energy-gradient evaluations a "
         "model/method spent: while training (MCMC chains; methods without sampling spend none, at 0) "
         "plus drawing the evaluation samples. Circled points joined by the dashed line are the Pareto "
         "front, named beside each point: no other method is both cheaper and better. Colour: method "
@@ -677,7 +681,7 @@ def beta_sweep(run: RunData, out: FigureWriter) -> None:
             f"beta-sweep-{slug(task)}",
             f"Fβ sweep — {task}",
             "Metrics of latent-variable models against the inverse temperature β of the free energy "
-            "Fβ (β = ∞: F∞, the minimum over z); mean with 95 % bootstrap CI over seeds.",
+            f"Fβ (β = ∞: F∞, the minimum over z); {run.interval(task)}.",
             "task",
             task,
         )

@@ -82,7 +82,7 @@ code { font-size: .85rem; } details { margin: .3rem 0; }
 
 <h2 id="tasks">Tasks</h2>
 {% for t in tasks %}
-<h3 id="task-{{ loop.index }}">{{ t.name }} <small>— ranked by {{ t.main }} (mean ± 95% CI over seeds)</small></h3>
+<h3 id="task-{{ loop.index }}">{{ t.name }} <small>— ranked by {{ t.main }} ({{ t.interval }})</small></h3>
 {{ table(t, cls="board") }}
 {% for n in t.notes %}<p class="note">{{ n }}</p>
 {% endfor %}{% for f in t.figures %}{{ figure(f) }}{% endfor %}
@@ -92,7 +92,7 @@ code { font-size: .85rem; } details { margin: .3rem 0; }
 {% for f in model_figures %}{{ figure(f) }}{% endfor %}{% endif %}
 
 <h2 id="tables">Tables per metric</h2>
-<p>Methods × tasks, mean ± 95 % bootstrap CI over seeds; the best in each column in bold.
+<p>Methods × tasks, {{ interval }}; the best in each column in bold.
 The same tables are in <code>tables/</code> as Markdown and LaTeX (booktabs).</p>
 {% for t in pivots %}<h3>{{ t.header }}</h3>
 <div class="scroll">{{ t.html }}</div>
@@ -252,6 +252,7 @@ def render_html(
             {
                 "name": task,
                 "main": main or "—",
+                "interval": run.interval(task, main),
                 **(_records(frame) if frame is not None else {"columns": [], "rows": []}),
                 "figures": [f for f in figures if f.task == task],
                 "notes": [negative_note(m, run.negatives(m, task)) for m in UNBIASED if run.negatives(m, task)],
@@ -277,6 +278,7 @@ def render_html(
             for i, t in enumerate(tables)
         ],
         "rank_heading": run.overall.heading,
+        "interval": run.interval(),
         "status": _records(status_by_task(run)),
         "failing": _records(failing) if len(failing) else None,
         "skipped": _records(skipped) if len(skipped) else None,

@@ -47,7 +47,8 @@ def summary_markdown(run: RunData, figures=(), report_seconds: float | None = No
         frame = run.leaderboard(task)
         keep = [c for c in frame.columns[:3]] + ["train s", "status"]
         shown = frame[keep].head(MAX_ROWS)
-        lines += [f"### {md_escape(task)} — ranked by {md_escape(main)}", "", md_table(shown)]
+        heading = f"### {md_escape(task)} — ranked by {md_escape(main)} ({md_escape(run.interval(task, main))})"
+        lines += [heading, "", md_table(shown)]
         if len(frame) > MAX_ROWS:
             lines.append(f"\n… and {len(frame) - MAX_ROWS} more")
         for metric in UNBIASED:

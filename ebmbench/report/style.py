@@ -230,12 +230,14 @@ def light_image(rgba):
 
 
 def webp_bytes(image) -> bytes:
-    """Lossless WebP of a figure image, for report.html: the same pixels in ~20 % fewer bytes
+    """Lossless WebP of a figure image, for report.html: the same pixels in ~10 % fewer bytes
     than the PNG (every current browser shows WebP; the figure files stay PNG)."""
     import io
 
     buf = io.BytesIO()
-    image.save(buf, "WEBP", lossless=True, method=4)
+    # lossless: quality is the encoder's effort; the least (0) at method 3 is 2.4x faster
+    # than the default (80, method 4) for 16 % more bytes — the report's time matters more
+    image.save(buf, "WEBP", lossless=True, method=3, quality=0)
     return buf.getvalue()
 
 

@@ -59,8 +59,8 @@ def lean_html(styled: str) -> str:
 class MetricTable:
     """One metric: display strings, numeric means and the best-in-column mask."""
 
-    def __init__(self, metric: str, direction: str, display, means):
-        self.metric, self.direction = metric, direction
+    def __init__(self, metric: str, direction: str, display, means, interval: str = "mean ± interval over seeds"):
+        self.metric, self.direction, self.interval = metric, direction, interval
         self.display, self.means = display, means
         self.best = self._best()
 
@@ -106,7 +106,7 @@ class MetricTable:
         caption = "".join(_LATEX.get(c, c) for c in self.metric) + " " + arrow
         body = self._styler("latex", latex).to_latex(convert_css=True, hrules=True, column_format=None)
         return (
-            f"% {self.metric}: mean +- 95% bootstrap CI over seeds; best per task in bold\n"
+            f"% {self.metric}: {self.interval.replace('±', '+-')}; best per task in bold\n"
             f"\\begin{{table}}[t]\n\\centering\n\\caption{{{caption}}}\n{body}\\end{{table}}\n"
         )
 
@@ -140,7 +140,7 @@ _LATEX = {
 def metric_table(run: RunData, metric: str) -> MetricTable | None:
     from ebmbench.summary import pivot
 
-    display = pivot(run.df, metric, run.directions)
+    display = pivot(run.df, metric, run.directions, agg=run.agg)  # one aggregate for every table
     if display.empty:
         return None
     means = run.means(metric)
@@ -152,6 +152,7 @@ def metric_table(run: RunData, metric: str) -> MetricTable | None:
         run.directions.get(metric, "none"),
         display.loc[order],
         means.reindex(index=order, columns=display.columns),
+        run.interval(metric=metric),
     )
 
 

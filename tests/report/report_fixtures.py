@@ -20,6 +20,7 @@ from ebmbench.results.store import RunStore
 XSS = "<script>alert(1)</script>"
 DIRECTIONS = {"mmd2": "lower", "auroc": "higher", "beta_cal": "none", "inference_error": "lower"}
 MAIN = {"toy": "mmd2", "horn": "inference_error", "line": "inference_error", "digits": "mmd2", "digits-inpaint": "mmd2"}
+HEADLINES = {"toy": ["auroc", "beta_cal"], "horn": ["mmd2"], "line": ["mmd2"], "digits": ["auroc"]}
 # (model label, model params, method label) -> quality offset: lower mmd2 is better
 PAIRS = [
     ("mlp", {}, "pcd", 0.0),
@@ -68,6 +69,7 @@ def _meta(run_id: str) -> dict:
         "machine": "x86_64",
         "metric_directions": DIRECTIONS,
         "main_metrics": MAIN,
+        "headline_metrics": HEADLINES,
         "plugins": [good, plugin],
         "entries": {
             "methods": {

@@ -1,7 +1,8 @@
 """Honest figures (issue 13): cost in gradient evaluations with time as a second view, a
 palette by method family with a marker per method and direct labels on the Pareto front,
 empty or constant curve panels left out and named, an overall rank that says which tasks
-it covers, and a note wherever the unbiased MMD² came out negative."""
+it covers, a note wherever the unbiased MMD² came out negative, intervals named for what
+they are, and metric pages with the leaderboard's columns."""
 
 from __future__ import annotations
 
@@ -181,14 +182,19 @@ def test_constant_and_single_point_panels_are_left_out_and_named(run, tmp_path):
 
 
 # --------------------------------------------------------------------------- ranks
-def test_overall_rank_averages_only_tasks_every_method_ran(run):
+def test_overall_rank_is_the_table_show_prints(run):
+    """One ranking across tasks for show and the report: summary.rank_table's, with the
+    task count beside every mean rank and the tasks every method ran marked as common."""
+    from ebmbench.summary import rank_table
+
     v = variant(run)
     overall = v.overall
+    mains = {t: v.main_metric(t) for t in v.tasks if v.main_metric(t)}
+    pd.testing.assert_frame_equal(overall.table, rank_table(v.df, v.directions, mains))
     assert overall.common == ["digits", "digits-inpaint", "line", "toy"]  # kmeans* skipped horn
     table = overall.table
-    np.testing.assert_allclose(table["mean rank"], table[overall.common].mean(axis=1))
     assert table.loc["kmeans[beta=inf]/kmeans", "tasks"] == 4 and table.loc["mlp/pcd", "tasks"] == 5
-    assert "4 of 5 tasks that every method ran" in overall.heading
+    assert "tasks each ran" in overall.heading
 
 
 def test_a_one_task_winner_does_not_head_the_ranks(run, tmp_path):
@@ -230,3 +236,39 @@ def test_negative_unbiased_mmd_is_noted_everywhere(run, tmp_path):
     ax = next(a for a in out.kept["metrics-toy"].axes if a.get_xlabel().startswith("mmd2"))
     assert any(line.get_xdata()[0] == 0 for line in ax.lines)  # the zero line
     assert "unbiased" not in render_html(variant(run), [], metric_tables(variant(run)))
+
+
+# ------------------------------------------------------------------------ intervals
+def test_intervals_are_named_for_what_they_are(run, tmp_path):
+    """One seed: no interval, and no page says "95 % bootstrap CI"; three seeds: the
+    t-interval, named in the leaderboard headings, the pivots, the LaTeX and the captions."""
+    from ebmbench.report.html import render_html
+    from ebmbench.report.markdown import summary_markdown
+    from ebmbench.report.tables import metric_tables
+
+    one = variant(run, run.df[run.df["rep"] == 0])
+    assert one.interval() == "1 seed (n = 1, no interval)"
+    tables = metric_tables(one)
+    page, md = render_html(one, [], tables), summary_markdown(one)
+    assert "bootstrap" not in page and "95" not in md
+    assert "ranked by mmd2 (1 seed (n = 1, no interval))" in page and "(1 seed (n = 1, no interval))" in md
+    assert "% mmd2: 1 seed (n = 1, no interval);" in tables[0].to_latex()
+    caption = draw(variant(run, one.df, tasks=["toy"]), "metric_comparison", tmp_path).figures[0].caption
+    assert "n = 1, no interval" in caption and "bootstrap" not in caption
+
+    three = variant(run)
+    assert three.interval("toy", "mmd2") == "mean ± 95 % t-interval over 2–3 seeds; n = 1: no interval" or (
+        three.interval("toy", "mmd2").startswith("mean ± 95 % t-interval over")
+    )
+    page = render_html(three, [], metric_tables(three))
+    assert "t-interval over" in page and "bootstrap" not in page
+
+
+def test_metric_pages_show_the_leaderboards_columns(run, tmp_path):
+    """A task's metric figure has the main metric and the task's headline metrics, in that
+    order (every metric is in the tables): not a page of every metric."""
+    v = variant(run, tasks=["toy"])
+    assert v.headlines["toy"] == ("auroc", "beta_cal")
+    fig = draw(v, "metric_comparison", tmp_path).kept["metrics-toy"]
+    shown = [ax.get_xlabel().split("\n")[0].split(" ")[0] for ax in fig.axes if ax.get_visible()]
+    assert shown == ["mmd2", "auroc", "beta_cal"]

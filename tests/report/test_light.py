@@ -116,10 +116,10 @@ def test_figure_workers_import_neither_seaborn_nor_torch(synthetic_run, tmp_path
         "from pathlib import Path\n"
         "from ebmbench.report import render_figures\n"
         f"run, out = Path({str(synthetic_run)!r}), Path({str(tmp_path)!r})\n"
-        "families = {'pcd': 'contrastive', 'kmeans': 'architectural'}\n"
+        "known = {'families': {'pcd': 'contrastive', 'kmeans': 'architectural'}, 'headlines': {}}\n"
         "work = {'rank_heatmap': None, 'cost_quality': None, 'metric_comparison': 'toy', 'training_curves': 'toy'}\n"
         "for maker, task in work.items():\n"
-        "    made, problems = render_figures(run, out, ('figures', maker), task, families)\n"
+        "    made, problems = render_figures(run, out, ('figures', maker), task, known)\n"
         "    assert made and not problems, (maker, problems)\n"
         "print(json.dumps(sorted(m for m in ('seaborn', 'torch', 'scipy.stats') if m in sys.modules)))\n"
     )
