@@ -55,6 +55,7 @@ class CellSpec:
     data_seed: int  # hash of (base seed, task, rep): every method sees the same data
     profile: str
     device: str = "cpu"
+    task_params: dict[str, Any] = field(default_factory=dict)  # validated, as -t "task[k=v]" gave them
     metrics: tuple[str, ...] = ()  # empty = every applicable metric
     curve_metrics: tuple[str, ...] = ()  # probed on the val split during training
     cell_key: str = ""  # hash of code, versions, parameters, seeds, profile, device

@@ -49,6 +49,7 @@ RESERVED = {
     "method",
     "model_params",
     "method_params",
+    "task_params",
     "label",
     "rep",
     "seed",

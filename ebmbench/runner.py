@@ -81,13 +81,14 @@ def _git_dirty(path: Path) -> bool | None:
         return None
 
 
-def run_meta(registry: Registry, cfg: RunConfig, run_id: str, n_cells: int) -> dict[str, Any]:
+def run_meta(registry: Registry, cfg: RunConfig, run_id: str, n_cells: int, cells=()) -> dict[str, Any]:
     import importlib.metadata
 
     try:
         torch_version = importlib.metadata.version("torch")
     except importlib.metadata.PackageNotFoundError:
         torch_version = None
+    task_names = {n: n for n in registry.names("tasks")} | {c.task_label: c.spec.task for c in cells}
     return {
         "run_id": run_id,
         "schema_version": SCHEMA_VERSION,
@@ -121,8 +122,9 @@ def run_meta(registry: Registry, cfg: RunConfig, run_id: str, n_cells: int) -> d
         "jobs": cfg.jobs,
         "torch_threads": cfg.threads,
         "metric_directions": {n: registry.get("metrics", n).cls.direction for n in registry.names("metrics")},
-        "main_metrics": {n: registry.get("tasks", n).cls.main_metric for n in registry.names("tasks")},
-        "headline_metrics": {n: list(registry.get("tasks", n).cls.headline_metrics) for n in registry.names("tasks")},
+        # by the task names results use: a task run with parameters (rings[noise=0.1]) as well
+        "main_metrics": {n: registry.get("tasks", t).cls.main_metric for n, t in task_names.items()},
+        "headline_metrics": {n: list(registry.get("tasks", t).cls.headline_metrics) for n, t in task_names.items()},
         "metric_tolerances": {
             n: list(tol) for n in registry.names("metrics") if (tol := registry.get("metrics", n).cls.tolerance)
         },
@@ -152,7 +154,8 @@ def _record(run_id: str, cell: PlannedCell, result: CellResult) -> dict[str, Any
         run_id=run_id,
         cell_id=s.cell_id,
         cell_key=s.cell_key,
-        task=s.task,
+        task=cell.task_label,
+        task_params=canonical(s.task_params),
         model=cell.model_label,
         method=cell.method_label,
         label=cell.label,
@@ -235,7 +238,7 @@ def execute(
         kept = set(present["cell_key"]) if "cell_key" in present else set()
     else:
         run_id = new_run_id()
-        store = RunStore.create(cfg.out, run_id, run_meta(registry, cfg, run_id, len(cells)))
+        store = RunStore.create(cfg.out, run_id, run_meta(registry, cfg, run_id, len(cells), cells))
         kept = set()
     outcome = RunOutcome(store, n_kept=sum(c.spec.cell_key in kept for c in cells))
     todo = [c for c in cells if c.spec.cell_key not in kept]

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 
@@ -214,3 +215,30 @@ def test_builtin_meaningless_values_are_rejected(builtins, kind, name, params, f
 def test_builtin_infinite_temperatures_stay_allowed(builtins):
     assert builtins.make("methods", "latent_ml", beta="inf").p["beta"] == math.inf
     assert builtins.make("models", "kmeans", beta="inf").p["beta"] == math.inf
+
+
+def test_task_parameters_reach_the_task_and_the_results(tmp_path):
+    """`-t "scaled[scale=2.5]"` builds the task with scale 2.5 (it used to be validated and
+    then built with its defaults), names it so in the results, records the parameters, and
+    keeps the default task's seeds and cells unchanged."""
+    import json
+
+    import pandas as pd
+    from support import invoke, only_run
+
+    plugins = Path(__file__).parent / "fixtures" / "taskparams"
+    common = ["--plugins-dir", plugins, "-m", "kmeans", "-M", "kmeans", "--profile", "smoke", "--seeds", "1"]
+    tasks = ["-t", "scaled[scale=2.5],scaled", "--metric", "data_scale"]
+    r = invoke("run", *common, *tasks, "--no-report", "--out", tmp_path)
+    assert r.exit_code == 0, r.stderr
+    run = only_run(tmp_path)
+    df = pd.read_parquet(run / "results.parquet").set_index("task")
+    assert df.loc["scaled[scale=2.5]", "data_scale"] == pytest.approx(2.5, rel=0.1)
+    assert df.loc["scaled", "data_scale"] == pytest.approx(1.0, rel=0.1)
+    assert json.loads(df.loc["scaled[scale=2.5]", "task_params"]) == {"scale": 2.5}
+    assert json.loads(df.loc["scaled", "task_params"]) == {}
+    assert df.loc["scaled[scale=2.5]", "data_seed"] != df.loc["scaled", "data_seed"]
+    meta = json.loads((run / "run.json").read_text())
+    assert meta["main_metrics"]["scaled[scale=2.5]"] == "data_scale"
+    shown = invoke("show", run.name, "--out", tmp_path)
+    assert "scaled[scale=2.5] — ranked by data_scale" in shown.stdout

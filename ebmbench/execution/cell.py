@@ -146,7 +146,7 @@ def run_cell(spec: CellSpec, registry: Registry, on_error: Callable[[BaseExcepti
     import torch
 
     profile = get_profile(spec.profile)
-    task = registry.make("tasks", spec.task)
+    task = registry.make("tasks", spec.task, **spec.task_params)
     model_spec = registry.make("models", spec.model, **spec.model_params)
     method = registry.make("methods", spec.method, **spec.method_params)
     reason = model_spec.compatible(task) or method.compatible(model_spec, task)

@@ -102,6 +102,11 @@ class PlannedCell:
     def label(self) -> str:
         return f"{self.model_label}/{self.method_label}"
 
+    @property
+    def task_label(self) -> str:
+        """The task as results name it: its name, plus non-default parameters (rings[noise=0.1])."""
+        return label(self.spec.task, self.spec.task_params)
+
 
 @cache
 def core_source_hash() -> str:
@@ -153,12 +158,13 @@ def plan(registry: Registry, cfg: RunConfig) -> list[PlannedCell]:
     }
     metric_hashes = {n: registry.get("metrics", n).source_hash for n in registry.names("metrics")}
     cells = []
-    for task_entry, _ in tasks:
-        task = task_entry.make()
+    for task_entry, tparams in tasks:
+        task = task_entry.make(**tparams)  # the task as -t asked for it, parameters included
+        t_label = label(task_entry.name, tparams)  # = the name without parameters: seeds unchanged
         applicable = [n for n in registry.names("metrics") if registry.make("metrics", n).applies_to(task) is None]
         measured = [n for n in applicable if not cfg.metrics or n in cfg.metrics]
         task_part = {
-            "task": [task.name, task_entry.source_hash],
+            "task": [task.name, task_entry.source_hash, *([tparams] if tparams else [])],
             "metrics": {n: metric_hashes[n] for n in sorted({*measured, *cfg.curve_metrics})},
         }
         for model_entry, mparams in models:
@@ -171,14 +177,14 @@ def plan(registry: Registry, cfg: RunConfig) -> list[PlannedCell]:
                 for rep in range(1 if reason else seeds):
                     seed = derive_seed(
                         cfg.base_seed,
-                        task.name,
+                        t_label,
                         model_entry.name,
                         canonical(mparams),
                         method_entry.name,
                         canonical(hparams),
                         rep,
                     )
-                    data_seed = derive_seed(cfg.base_seed, task.name, "data", rep)
+                    data_seed = derive_seed(cfg.base_seed, t_label, "data", rep)
                     key_parts = {
                         **common,
                         **task_part,
@@ -193,6 +199,7 @@ def plan(registry: Registry, cfg: RunConfig) -> list[PlannedCell]:
                     spec = CellSpec(
                         cell_id=key[:16],
                         task=task.name,
+                        task_params=tparams,
                         model=model_entry.name,
                         model_params=mparams,
                         method=method_entry.name,
@@ -249,7 +256,7 @@ def plan_suite(registry: Registry, cfg: RunConfig) -> list[PlannedCell]:
         for cell in planned:
             # the same skipped pair in two groups is recorded once, like any other cell
             cells.setdefault(cell.spec.cell_key, cell)
-            pair = f"{cell.spec.task} {cell.label}"
+            pair = f"{cell.task_label} {cell.label}"
             # compare matches cells by (task, label, rep): one pair, one budget
             first = profiles.setdefault(pair, (cell.spec.profile, i))
             if first[0] != cell.spec.profile:

@@ -62,6 +62,7 @@ class ResultRow:
     profile: str
     device: str
     status: str
+    task_params: str = "{}"  # canonical JSON; `task` then names them too (rings[noise=0.1])
     reason: str | None = None
     traceback: str | None = None
     train_time_s: float | None = None
