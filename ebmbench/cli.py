@@ -1,6 +1,6 @@
 """The `ebmbench` command line (click + rich).
 
-Exit codes: 0 success; 1 a cell ended in `error` (or a status named by --fail-on);
+Exit codes: 0 success; 1 a cell ended in `error` or a metric raised (or a status named by --fail-on);
 2 bad usage or input (one line on stderr, no traceback); 130 interrupted.
 Heavy libraries (torch, pandas) are imported inside commands, so `--help` is fast.
 """
@@ -408,9 +408,9 @@ def _selections(values):
 @click.option(
     "--curve-metric",
     "curve_metrics",
-    default="nll_grid",
-    show_default=True,
-    help="Metrics measured on the val split during training (the profile sets how often); comma-separated, or none.",
+    default=None,
+    help="Metrics measured on the val split during training (the profile sets how often); comma-separated, "
+    "or none. Default: those that declare themselves curve probes (built in: nll_grid).",
 )
 @click.option("--seeds", type=click.IntRange(1, 1000), default=None, help="Repetitions (profile default).")
 @click.option("--seed", "base_seed", type=int, default=0, show_default=True, help="Base seed.")
@@ -482,9 +482,10 @@ def _selections(values):
 @click.option("--pdb", is_flag=True, help="With --executor serial: the debugger on a failing cell.")
 @click.option(
     "--fail-on",
-    default="error",
+    default="error,metric_error",
     show_default=True,
-    help="Statuses that make the exit code 1: any of error,diverged,timeout.",
+    help="What makes the exit code 1: any of error,diverged,timeout and metric_error (a metric "
+    "raised; its cell stays done). error always does.",
 )
 @click.option("--no-report", is_flag=True, help="Skip the report (figures, report.html) after the run.")
 @click.option(
@@ -534,14 +535,14 @@ def run_cmd(
     reused (see --force); --resume continues an interrupted run."""
     from ebmbench.execution.plan import RunConfig, plan, plan_suite, selections_from_json
     from ebmbench.results.runs import find_run, load_meta
-    from ebmbench.results.schema import FAILED_STATUSES
+    from ebmbench.results.schema import FAILED_STATUSES, METRIC_ERROR
     from ebmbench.runner import mark_dead_runs
 
     # `error` (a plugin bug) always fails the command; --fail-on adds result statuses.
     fail_statuses = {"error"} | {s.strip() for s in fail_on.split(",") if s.strip()}
-    bad = fail_statuses - set(FAILED_STATUSES)
+    bad = fail_statuses - {*FAILED_STATUSES, METRIC_ERROR}
     if bad:
-        raise UsageError(f"--fail-on accepts error, diverged, timeout; got {', '.join(sorted(bad))}")
+        raise UsageError(f"--fail-on accepts error, diverged, timeout, metric_error; got {', '.join(sorted(bad))}")
     if pdb and executor != "serial":
         raise UsageError("--pdb needs --executor serial (a debugger cannot reach a worker process)")
     if quiet and ctx.get_parameter_source("progress") == click.core.ParameterSource.COMMANDLINE:
@@ -592,7 +593,8 @@ def run_cmd(
     else:
         tasks_sel, models_sel, methods_sel = _selections(tasks), _selections(models), _selections(methods)
         metric_names = _names(*metrics)
-        curve_names = tuple(n for n in _names(curve_metrics) if n != "none")
+        # None: the metrics that declare themselves curve probes (plan decides)
+        curve_names = None if curve_metrics is None else tuple(n for n in _names(curve_metrics) if n != "none")
     if jobs is None:  # one single-threaded worker per core (a GPU is shared by one worker)
         jobs = 1 if device != "cpu" else max(1, min(os.cpu_count() or 1, 4))
     cfg = RunConfig(
@@ -632,6 +634,8 @@ def run_cmd(
     if not no_report:
         _report_after_run(store.dir, summary)
     failing = [s for s in outcome.statuses if s in fail_statuses]
+    if outcome.metric_errors and METRIC_ERROR in fail_statuses:
+        failing.append(METRIC_ERROR)
     sys.exit(1 if failing else 0)
 
 

@@ -47,15 +47,42 @@ def headline(table: pd.DataFrame, base_name: str, cur_name: str) -> str:
     return f"{verdict}: {cur_name} against {base_name}: {parts}"
 
 
+WIDE = 140  # columns below which the table would squeeze its cells: one block per row instead
+
+
+def _render_rows(shown: pd.DataFrame, console) -> None:
+    """Each row as a block that fits any width (a CI log's 80 columns): the mark, the
+    cell, the metric and its move on one line, why on the next, indented and wrapped."""
+    import textwrap
+
+    from rich.text import Text
+
+    for _, row in shown.iterrows():
+        line = Text(f"{_ICON.get(row['mark'], ' ')} {row['mark']}", style=_STYLE.get(row["mark"], ""))
+        change = _change(row)
+        line.append(f"  {row['task']} {row['label']} · {row['metric']}: ")
+        line.append(f"{_num(row['base_mean']) or '—'} → {_num(row['cur_mean']) or '—'}")
+        line.append(f" ({change})" if change else "")
+        console.print(line, soft_wrap=False, overflow="fold")
+        for part in textwrap.wrap(str(row["reason"]), max(20, console.width - 4)):
+            console.print(Text("    " + part, style="dim"), soft_wrap=False, overflow="fold")
+
+
 def render_table(table: pd.DataFrame, base_name: str, cur_name: str, console, all_rows: bool = False) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    console.print(headline(table, base_name, cur_name))
+    console.print(headline(table, base_name, cur_name), soft_wrap=False, overflow="fold")
     shown = visible_rows(table, all_rows)
     if shown.empty:
         hidden = len(table)
         console.print(f"({hidden} unchanged row{'s' if hidden != 1 else ''}; --all-rows shows them)")
+        return
+    if console.width < WIDE:
+        _render_rows(shown, console)
+        hidden = len(table) - len(shown)
+        if hidden:
+            console.print(f"({hidden} unchanged row{'s' if hidden != 1 else ''} not shown; --all-rows shows them)")
         return
     out = Table(show_lines=False, title_justify="left")
     for col, kw in (

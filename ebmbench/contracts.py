@@ -276,6 +276,9 @@ class Metric(Component):
     # max(absolute, relative * |baseline mean|) is never a regression. None: the command's
     # --rel-tol/--abs-tol. Declare it where a relative band means nothing (values near 0).
     tolerance: ClassVar[tuple[float, float] | None] = None
+    # measured on the validation split during training when `run` is not given
+    # --curve-metric (held-out curves); cheap, ranked metrics only
+    curve_probe: ClassVar[bool] = False
 
     @property
     def higher_is_better(self) -> bool:

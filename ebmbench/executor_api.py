@@ -88,6 +88,8 @@ class CellResult:
     wall_time_s: float | None = None  # the cell's whole time where it ran (start-up excluded)
     curve: list[dict[str, Any]] = field(default_factory=list)
     artifacts: dict[str, Any] = field(default_factory=dict)  # arrays for the report's figures
+    # metrics that raised, {name: "Type: message"}: their value is NaN, the cell stays `done`
+    metric_errors: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

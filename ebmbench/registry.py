@@ -50,6 +50,7 @@ RESERVED = {
     "model_params",
     "method_params",
     "task_params",
+    "metric_errors",
     "label",
     "rep",
     "seed",

@@ -52,6 +52,7 @@ class RunInterrupted(BaseException):
 class RunOutcome:
     store: RunStore
     statuses: list[str] = field(default_factory=list)
+    metric_errors: int = 0  # cells (done or not) in which a metric raised
     n_cached: int = 0  # copied from earlier runs
     n_kept: int = 0  # already in the resumed run
     n_run: int = 0  # computed now
@@ -175,6 +176,7 @@ def _record(run_id: str, cell: PlannedCell, result: CellResult) -> dict[str, Any
         peak_mem_mb=result.peak_mem_mb,
         grad_evals=result.grad_evals,
         wall_time_s=result.wall_time_s,
+        metric_errors=canonical(result.metric_errors) if result.metric_errors else None,
         metrics=dict(result.metrics or {}),
     ).to_record()
 
@@ -245,6 +247,7 @@ def execute(
 
     def stored(row: dict[str, Any]) -> None:
         outcome.statuses.append(row["status"])
+        outcome.metric_errors += isinstance(row.get("metric_errors"), str)  # NaN/None: none
         if on_cell:
             on_cell(row)
 

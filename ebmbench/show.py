@@ -46,6 +46,7 @@ __all__ = [
     "fit_columns",
     "fit_widths",
     "headline_metrics",
+    "metric_failures",
     "render_run",
     "table_lines",
     "table_width",
@@ -54,7 +55,7 @@ __all__ = [
 FORMATS = ("table", "md", "latex", "csv", "json")
 # what the tables read besides the metrics: the heavy columns (tracebacks, parameters)
 # stay on disk
-ROW_COLUMNS = ("cell_id", "task", "label", "rep", "status", "reason", "train_time_s")
+ROW_COLUMNS = ("cell_id", "task", "label", "rep", "status", "reason", "train_time_s", "metric_errors")
 LABEL = "model/method"
 GAP = "   "  # between two columns
 MIN_LABEL = len(LABEL)  # model/method is never cut shorter than its header
@@ -477,6 +478,25 @@ def _print_problems(console, df, task) -> None:
             line = Text(f"{row.status}: ", style="red")
             line.append(f"{row.task} {row.label} #{row.rep}: {row.reason}")
             console.print(line)
+    for (metric, message), cells in metric_failures(df if task is None else df[df["task"] == task]).items():
+        line = Text("metric error: ", style="red")
+        where = ", ".join(cells[:3]) + (f" and {len(cells) - 3} more" if len(cells) > 3 else "")
+        line.append(f"{metric} raised in {len(cells)} cell{'s' * (len(cells) > 1)} ({where}): {message}")
+        console.print(line)
+
+
+def metric_failures(df) -> dict[tuple[str, str], list[str]]:
+    """{(metric, "Type: message"): ["task label #rep", ...]} of the metrics that raised
+    (their values are NaN; the cells stayed done), from the `metric_errors` column."""
+    from ebmbench.execution.progress import metric_errors
+
+    out: dict[tuple[str, str], list[str]] = {}
+    if "metric_errors" not in df.columns:
+        return out
+    for row in df[df["metric_errors"].notna()].to_dict("records"):
+        for metric, message in metric_errors(row).items():
+            out.setdefault((metric, message), []).append(f"{row['task']} {row['label']} #{row['rep']}")
+    return out
 
 
 def _print_tables(console, df, meta, boards, task, all_columns) -> None:

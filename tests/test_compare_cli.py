@@ -453,3 +453,36 @@ def test_json_keeps_small_p_values(planted):
     (row,) = marks(doc, "worse")
     assert row["p_value"] == pytest.approx(expected["p_value"], rel=1e-6)
     assert row["p_holm"] == pytest.approx(expected["p_holm"], rel=1e-6)
+
+
+def test_compare_fits_a_log_of_80_columns():
+    """Below WIDE columns each changed row is a block (mark, cell, metric, old → new, then
+    why) instead of a table squeezed to one-character columns; no line passes 80."""
+    import io
+
+    import pandas as pd
+    from rich.console import Console
+
+    from ebmbench.compare_view import render_table
+
+    row = {
+        "mark": "worse",
+        "task": "digits-classify",
+        "label": "autoencoder[hidden=64]/margin_square[candidates=8]",
+        "metric": "accuracy",
+        "base_mean": 0.9312,
+        "cur_mean": 0.8803,
+        "delta": -0.0509,
+        "rel_delta": -0.0547,
+        "test": "paired t",
+        "p_holm": 0.004,
+        "reason": "outside the band (rel 5 %, abs 0.01) and supported over 4 seeds: paired t-test, "
+        "p_holm = 0.004, bootstrap 95 % CI of the change [-0.07, -0.03]",
+    }
+    out = io.StringIO()
+    render_table(pd.DataFrame([row]), "baseline ci", "run X", Console(file=out, width=80), all_rows=True)
+    lines = out.getvalue().splitlines()
+    assert all(len(line) <= 80 for line in lines), lines
+    text = " ".join(out.getvalue().split())
+    assert "autoencoder[hidden=64]/margin_square[candidates=8] · accuracy: 0.9312 → 0.8803 (-0.0509 (-5.5%))" in text
+    assert "bootstrap 95 % CI of the change" in text

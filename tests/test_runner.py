@@ -8,7 +8,9 @@ Fault methods live in tests/fixtures/faults/faults.py and are loaded with
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from support import FAULTS_DIR, invoke, only_run
@@ -208,3 +210,52 @@ def test_fail_on_diverged_exits_1(tmp_path):
     r = invoke("run", *BASE, "-M", "fault_nan", "--fail-on", "diverged", "--out", tmp_path)
     assert r.exit_code == 1, r.output
     assert load_results(only_run(tmp_path))["status"].tolist() == ["diverged"]
+
+
+def test_a_metric_that_raises_costs_its_value_not_the_cell(tmp_path):
+    """One buggy third-party metric: its value is NaN and its error is in `metric_errors`
+    (the traceback in `traceback`); the cell stays done with every other metric; the log,
+    `show` and the report say which metric failed; exit 1 unless --fail-on leaves
+    metric_error out."""
+    import json
+
+    plugins = Path(__file__).parent / "fixtures" / "badmetric"
+    args = ["--plugins-dir", plugins, "-t", "8gaussians", "-m", "kmeans", "-M", "kmeans", "--profile", "smoke"]
+    args += ["--seeds", "1", "--metric", "explodes,energy_gap", "--out", tmp_path]
+    r = invoke("run", *args, "--no-report")
+    assert r.exit_code == 1, r.stderr  # metric_error is in the default --fail-on
+    assert "    metric explodes failed: RuntimeError: boom in red" in r.stdout.splitlines()
+    run = only_run(tmp_path)
+    row = pd.read_parquet(run / "results.parquet").iloc[0]
+    assert row["status"] == "done" and row["reason"] is None
+    assert np.isnan(row["explodes"]) and np.isfinite(row["energy_gap"])
+    assert json.loads(row["metric_errors"]) == {"explodes": "RuntimeError: boom in red"}
+    assert "RuntimeError: boom" in row["traceback"] and "\x1b" not in row["traceback"]
+    shown = invoke("show", run.name, "--out", tmp_path)
+    expected = "metric error: explodes raised in 1 cell (8gaussians kmeans/kmeans #0): RuntimeError: boom in red"
+    assert expected in " ".join(shown.stdout.split())  # wrapped at the console's width
+    from ebmbench.report import build_report
+
+    page = build_report(run, tmp_path / "report", formats=("html",)).html.read_text()
+    assert "metric error" in page and "explodes: RuntimeError: boom in red" in page
+    again = invoke("run", *args, "--no-report", "--force", "--fail-on", "error")
+    assert again.exit_code == 0, again.stderr
+
+
+def test_default_curve_probes_are_declared_by_metrics_not_named_by_the_core(tmp_path):
+    """No --curve-metric: every metric with `curve_probe = True` is probed, a third-party
+    one as much as nll_grid; blocking the plugin that provides nll_grid leaves a runnable
+    grid (the core used to name nll_grid and failed: "unknown metric 'nll_grid'")."""
+    import json
+
+    plugins = Path(__file__).parent / "fixtures" / "taskparams"
+    args = ["-m", "mlp", "-M", "dsm", "--profile", "smoke", "--seeds", "1", "--no-report"]
+    r = invoke("run", "--plugins-dir", plugins, "-t", "scaled", *args, "--out", tmp_path / "a")
+    assert r.exit_code == 0, r.stderr
+    run = only_run(tmp_path / "a")
+    assert json.loads((run / "run.json").read_text())["grid"]["curve_metrics"] == ["data_scale", "nll_grid"]
+    curves = pd.read_parquet(run / "curves.parquet")
+    assert {"val_data_scale", "val_nll_grid"} <= set(curves["name"])
+    blocked = invoke("run", "-p", "no:metrics.density", "-t", "8gaussians", *args, "--out", tmp_path / "b")
+    assert blocked.exit_code == 0, blocked.stderr
+    assert load_results(only_run(tmp_path / "b"))["status"].tolist() == ["done"]

@@ -3,8 +3,10 @@
 Runs wherever the executor puts it (a worker process, the main process, a Dask
 worker); returns a CellResult of plain JSON-able data.
 A plugin exception becomes status `error` with its traceback; non-finite losses or
-energies become `diverged`. Metric failures are errors of the metric's plugin, not of
-the whole cell: they are recorded per metric in `reason` and the row stays.
+energies become `diverged`. A metric that raises is a bug of the metric's plugin, not of
+the cell: its value is NaN, its error goes into `metric_errors` (its traceback into
+`traceback`) and the cell stays `done` — one broken third-party metric never marks the
+built-in methods' cells as failed.
 """
 
 from __future__ import annotations
@@ -56,22 +58,27 @@ def peak_memory_mb(device: str) -> float:
 
 
 # ------------------------------------------------------------------------ the cell
-def _metric_values(ectx: EvalContext, metric_names: list[str], registry: Registry) -> tuple[dict, list[str]]:
+def _metric_values(
+    ectx: EvalContext, metric_names: list[str], registry: Registry
+) -> tuple[dict[str, float], dict[str, str], list[str]]:
+    """(values, {metric: "Type: message"} of those that raised, their tracebacks)."""
     # Every metric sees the cell's seed: ctx.generator(purpose) derives a stream per
     # purpose, so a metric's draws (and the shared model samples in ctx.cache) are the
     # same whether it runs alone (--metric) or after any other metrics.
-    values, problems = {}, []
+    values, errors, tracebacks = {}, {}, []
     for name in metric_names:
         metric = registry.make("metrics", name)
         try:
             v = float(metric.compute(ectx))
         except Diverged:
             raise
-        except Exception as exc:
-            problems.append(f"metric {name}: {type(exc).__name__}: {exc}")
+        except Exception as exc:  # noqa: BLE001 - the metric's bug, recorded, not the cell's
+            message = strip_control(f"{type(exc).__name__}: {exc}").strip()
+            errors[name] = message.splitlines()[0] if message else type(exc).__name__
+            tracebacks.append(f"metric {name}:\n{format_exception(exc)}")
             v = math.nan
         values[name] = v
-    return values, problems
+    return values, errors, tracebacks
 
 
 def applicable_metrics(registry: Registry, task) -> list[str]:
@@ -179,10 +186,10 @@ def run_cell(spec: CellSpec, registry: Registry, on_error: Callable[[BaseExcepti
         applicable = applicable_metrics(registry, task)
         # --metric narrows the set; a named metric that does not apply to this task is left out
         names = [n for n in spec.metrics if n in applicable] if spec.metrics else applicable
-        result.metrics, problems = _metric_values(ectx, names, registry)
+        result.metrics, result.metric_errors, tracebacks = _metric_values(ectx, names, registry)
         result.eval_time_s = time.perf_counter() - t1
-        if problems:
-            result.status, result.reason = "error", "; ".join(problems)
+        if tracebacks:
+            result.traceback = "\n".join(tracebacks)
         try:  # arrays for the report's figures; a failure here never changes the cell's status
             from ebmbench.execution.artifacts import collect
 

@@ -53,7 +53,8 @@ class RunConfig:
     device: str = "cpu"
     out: Path = Path("results")
     metrics: tuple[str, ...] = ()
-    curve_metrics: tuple[str, ...] = ("nll_grid",)  # probed on val during training (profile.curve_probes)
+    # probed on val during training (profile.curve_probes); None: every Metric.curve_probe
+    curve_metrics: tuple[str, ...] | None = None
     jobs: int = 1  # cells side by side
     threads: int = 1  # torch threads per cell (fixed, so numbers do not depend on jobs)
     executor: str = "process"
@@ -135,9 +136,17 @@ def _resolve(registry: Registry, kind: str, selections: list[Selection] | None):
     ]
 
 
+def _default_curve_metrics(registry: Registry, cfg: RunConfig) -> None:
+    """No --curve-metric: the metrics that declare `curve_probe` (resolved into cfg, so
+    that run.json records the names); a plugin's metric gets no less than a built-in."""
+    if cfg.curve_metrics is None:
+        cfg.curve_metrics = tuple(n for n in registry.names("metrics") if registry.get("metrics", n).cls.curve_probe)
+
+
 def plan(registry: Registry, cfg: RunConfig) -> list[PlannedCell]:
     profile = get_profile(cfg.profile)
     seeds = cfg.seeds if cfg.seeds is not None else profile.seeds
+    _default_curve_metrics(registry, cfg)
     for name in (*cfg.metrics, *cfg.curve_metrics):
         registry.get("metrics", name)
     tasks = _resolve(registry, "tasks", cfg.tasks)
@@ -224,6 +233,7 @@ def plan_suite(registry: Registry, cfg: RunConfig) -> list[PlannedCell]:
     share is the same cell and runs once; its largest `seeds` wins by construction.
     Sets `cfg.status_only`: the "task model/method" pairs of groups whose metrics the
     suite does not judge (run.json keeps them; compare reads them from there)."""
+    _default_curve_metrics(registry, cfg)
     from dataclasses import replace
 
     from ebmbench.params import parse_selection

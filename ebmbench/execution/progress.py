@@ -102,10 +102,28 @@ def _number(value: Any) -> float | None:
     return v if math.isfinite(v) else None
 
 
+def metric_errors(row: dict[str, Any]) -> dict[str, str]:
+    """{metric: "Type: message"} of the metrics that raised in a stored row (none: {})."""
+    import json
+
+    raw = row.get("metric_errors")
+    if not isinstance(raw, str) or not raw:
+        return {}
+    try:
+        errors = json.loads(raw)
+    except ValueError:
+        return {"?": raw}
+    return {str(k): str(v) for k, v in errors.items()} if isinstance(errors, dict) else {"?": raw}
+
+
 def _reason(row: dict[str, Any]) -> str | None:
-    reason = row.get("reason")
+    """Why a cell failed, or which of its metrics raised, as one line."""
+    reason = row.get("reason") if str(row["status"]) != "done" else None
     if not isinstance(reason, str) or not reason:
-        return None
+        errors = metric_errors(row)
+        if not errors:
+            return None
+        reason = "; ".join(f"metric {name} failed: {message}" for name, message in errors.items())
     return " ".join(strip_control(reason).split())
 
 
@@ -185,12 +203,12 @@ class PlainReporter(Reporter):
             return
         reused = tally.add(row)
         now = self.clock()
-        failed = str(row["status"]) in FAILED
+        failed = str(row["status"]) in FAILED or bool(metric_errors(row))
         if not (failed or tally.done >= tally.total or now - self.last >= MIN_INTERVAL_S):
             self.unshown += 1
             return
         self.write(self.line(row, reused))
-        reason = _reason(row) if str(row["status"]) != "done" else None
+        reason = _reason(row)
         if reason:  # on its own line, so that the cell's line stays short
             room = max(MIN_REASON_CHARS, self.width - len(REASON_INDENT))
             self.write(REASON_INDENT + (reason if len(reason) <= room else reason[: room - 3] + "..."))

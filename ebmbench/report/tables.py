@@ -209,12 +209,22 @@ def skip_reasons(run: RunData):
 
 
 def problems(run: RunData):
-    """Cells that ended in error, diverged or timeout, with reason and traceback."""
+    """Cells that ended in error, diverged or timeout, and done cells in which a metric
+    raised (status "metric error", reason: which metrics and why), with the tracebacks."""
+    from ebmbench.execution.progress import metric_errors
+
     df = run.df
     if df.empty:
         return df
     cols = ["task", "label", "rep", "status", "reason", "traceback"]
-    bad = df[df["status"].isin(["error", "diverged", "timeout"])]
+    failed = df["status"].isin(["error", "diverged", "timeout"])
+    raised = df["metric_errors"].notna() & ~failed if "metric_errors" in df.columns else failed & False
+    bad = df[failed | raised].copy()
+    if raised.any():
+        bad.loc[raised[failed | raised], "status"] = "metric error"
+        bad.loc[raised[failed | raised], "reason"] = [
+            "; ".join(f"{m}: {msg}" for m, msg in metric_errors(r).items()) for r in df[raised].to_dict("records")
+        ]
     return bad[[c for c in cols if c in bad.columns]].sort_values(["task", "label", "rep"])
 
 

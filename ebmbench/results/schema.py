@@ -19,6 +19,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "Status",
     "FAILED_STATUSES",
+    "METRIC_ERROR",
     "RunStatus",
     "ResultRow",
     "CORE_COLUMNS",
@@ -29,6 +30,7 @@ SCHEMA_VERSION = 2
 
 
 FAILED_STATUSES = ("error", "diverged", "timeout")  # what --fail-on may name
+METRIC_ERROR = "metric_error"  # --fail-on's name for "a metric raised" (the cell itself is done)
 
 
 class RunStatus(str, enum.Enum):
@@ -71,6 +73,7 @@ class ResultRow:
     grad_evals: int | None = None
     wall_time_s: float | None = None
     cached_from: str | None = None  # the run a reused cell was computed in
+    metric_errors: str | None = None  # canonical JSON {metric: "Type: message"}; those metrics are NaN
     metrics: dict[str, float] = field(default_factory=dict)
 
     def to_record(self) -> dict[str, Any]:

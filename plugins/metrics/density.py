@@ -196,6 +196,7 @@ class NLLGrid(_GridMetric):
     name = "nll_grid"
     direction = "lower"
     summary = "test NLL (nats) of exp(-E) normalised on the fine grid over [-4.5, 4.5]^2"
+    curve_probe = True  # the held-out curve of every 2-D density run
 
     def compute(self, ctx):
         return grid_state(ctx).nll(self.calibrated)
@@ -226,6 +227,7 @@ _CAL = " at beta_cal (val-NLL-optimal inverse temperature)"
 
 class NLLGridCal(NLLGrid):
     name = "nll_grid_cal"
+    curve_probe = False  # needs a beta fit per probe; nll_grid's curve says as much
     summary = "grid-normalised test NLL of exp(-beta E)" + _CAL
     calibrated = True
 
