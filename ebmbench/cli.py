@@ -66,6 +66,8 @@ def plugin_options(f):
 
 
 def _load(plugin_flags, plugins_dir, strict_plugins):
+    import difflib
+
     from ebmbench.registry import LoadConfig, load_registry
 
     disabled = []
@@ -73,7 +75,27 @@ def _load(plugin_flags, plugins_dir, strict_plugins):
         if not flag.startswith("no:") or len(flag) == 3:
             raise UsageError(f"-p expects no:NAME to block a plugin, got {flag!r}")
         disabled.append(flag[3:])
-    return load_registry(LoadConfig.from_env(tuple(disabled), tuple(plugins_dir), strict_plugins))
+    registry = load_registry(LoadConfig.from_env(tuple(disabled), tuple(plugins_dir), strict_plugins))
+    names = [p.name for p in registry.plugins]
+    for name in disabled:  # a typo would block nothing, silently
+        if name not in names:
+            close = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
+            hint = f"did you mean {' or '.join(repr(c) for c in close)}?" if close else "`ebmbench plugins` lists them"
+            raise UsageError(f"-p no:{name}: no plugin is named {name!r}; {hint}")
+    return registry
+
+
+def _plugin_warnings(registry) -> None:
+    """One line on stderr per plugin that failed, was blocked or registered nothing (a
+    forgotten @ebmbench.hookimpl): what `run` and `list` show may lack its entries."""
+    warn = _warner()
+    for p in registry.plugins:
+        if p.status == "failed":
+            warn(f"plugin {p.name!r} failed to load, its entries are missing: {p.error} (`ebmbench plugins`)")
+        elif p.status == "blocked":
+            warn(f"plugin {p.name!r} is blocked (-p no:{p.name} or EBMBENCH_DISABLE_PLUGINS)")
+        elif not p.entries:
+            warn(f"plugin {p.name!r} registered nothing: are its hooks marked @ebmbench.hookimpl?")
 
 
 # ------------------------------------------------------------- the results root
@@ -270,6 +292,7 @@ def list_cmd(kind, as_json, long_, **load):
 
     The source column is the paper or formula each entry follows."""
     registry = _load(**load)
+    _plugin_warnings(registry)
     kinds = [kind] if kind else list(KIND_NAMES)
     data = {k: [registry.get(k, n).describe() for n in registry.names(k)] for k in kinds}
     if as_json:
@@ -621,6 +644,7 @@ def run_cmd(
         argv=getattr(ctx.find_root().command, "invocation", sys.argv),
     )
     cells = plan_suite(registry, cfg) if suite else plan(registry, cfg)
+    _plugin_warnings(registry)  # after planning: a usage error stays one line
     mark_dead_runs(Path(out), warn)
     reporter = _reporter(progress, quiet)
     outcome = _run_with_progress(registry, cfg, cells, resume_dir, warn, reporter)

@@ -431,3 +431,34 @@ def test_source_hash_follows_the_file(tmp_path):
     assert second != first
     (tmp_path / "mine.py").write_text(src)
     assert hash_now() == first
+
+
+# ------------------------------------------------------------ plugins that say nothing
+def test_a_misspelled_plugin_to_block_is_a_usage_error():
+    """`-p no:TYPO` used to block nothing, silently."""
+    line = assert_usage_error(invoke("list", "tasks", "-p", "no:metrics.densty"), "-p no:metrics.densty")
+    assert "did you mean 'metrics.density'" in line
+
+
+def test_failed_blocked_and_empty_plugins_get_one_warning_line_each(tmp_path):
+    """`list` and `run` name every plugin whose entries are missing: failed, blocked, or
+    loaded with nothing registered (a forgotten @ebmbench.hookimpl)."""
+    nohook = Path(__file__).parent / "fixtures" / "nohook"
+    args = ["--plugins-dir", BROKEN_DIR, "--plugins-dir", nohook, "-p", "no:metrics.fisher"]
+    listed = invoke("list", "methods", *args)
+    assert listed.exit_code == 0, listed.stderr
+    lines = listed.stderr.splitlines()
+    failed = [ln for ln in lines if "failed to load" in ln]
+    assert len(failed) == 4 and all(ln.startswith("ebmbench: warning: plugin ") for ln in failed)
+    assert any("ModuleNotFoundError" in ln for ln in failed)
+    assert [ln for ln in lines if "is blocked" in ln] == [
+        "ebmbench: warning: plugin 'metrics.fisher' is blocked (-p no:metrics.fisher or EBMBENCH_DISABLE_PLUGINS)"
+    ]
+    assert [ln for ln in lines if "registered nothing" in ln] == [
+        "ebmbench: warning: plugin 'forgot_hookimpl' registered nothing: are its hooks marked @ebmbench.hookimpl?"
+    ]
+    assert len(lines) == 6
+    ran = invoke("run", "-t", "8gaussians", "-m", "kmeans", "-M", "kmeans", "--profile", "smoke", "--seeds", "1",
+                 "--no-report", "--out", tmp_path, *args)  # fmt: skip
+    assert ran.exit_code == 0, ran.stderr
+    assert sum("ebmbench: warning: plugin " in ln for ln in ran.stderr.splitlines()) == 6
