@@ -427,8 +427,8 @@ def _skipped_line(n: int, run_id: str, width: int) -> str:
         [
             f"{what}; `ebmbench show {run_id} --skipped` lists them",
             f"{what}; `ebmbench show {_short_id(run_id)} --skipped` lists them",
-            f"{n} pairs skipped; `ebmbench show {_short_id(run_id)} --skipped` lists them",
-            f"{n} pairs skipped; `ebmbench show --skipped` lists them",
+            f"{n} pair{'s' * (n != 1)} skipped; `ebmbench show {_short_id(run_id)} --skipped` lists them",
+            f"{n} pair{'s' * (n != 1)} skipped; `ebmbench show --skipped` lists them",
         ],
         width,
     )
