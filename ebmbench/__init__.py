@@ -42,3 +42,13 @@ __all__ = [
     "Diverged",
     "batched_energy",
 ]
+
+
+def __getattr__(name: str):
+    """`ebmbench.run` and `ebmbench.load` (ebmbench.api), imported on first use: the API
+    sits on top of the command line, and importing ebmbench stays light for plugins."""
+    if name in ("run", "load"):
+        import importlib
+
+        return getattr(importlib.import_module("ebmbench.api"), name)
+    raise AttributeError(f"module 'ebmbench' has no attribute {name!r}")

@@ -99,6 +99,7 @@ def _plugin_warnings(registry) -> None:
 
 
 # ------------------------------------------------------------- the results root
+LAST_RUN: dict[str, Path] = {}  # the folder of the last run this process made (ebmbench.api)
 OUT_ENV = "EBMBENCH_OUT"
 OUT_HELP = "Results root: runs live in DIR/runs/<run_id>/."
 
@@ -660,6 +661,7 @@ def run_cmd(
     failing = [s for s in outcome.statuses if s in fail_statuses]
     if outcome.metric_errors and METRIC_ERROR in fail_statuses:
         failing.append(METRIC_ERROR)
+    LAST_RUN["dir"] = store.dir  # for ebmbench.api.run, which calls this command in-process
     sys.exit(1 if failing else 0)
 
 

@@ -462,3 +462,24 @@ def test_failed_blocked_and_empty_plugins_get_one_warning_line_each(tmp_path):
                  "--no-report", "--out", tmp_path, *args)  # fmt: skip
     assert ran.exit_code == 0, ran.stderr
     assert sum("ebmbench: warning: plugin " in ln for ln in ran.stderr.splitlines()) == 6
+
+
+def test_every_built_in_plugin_module_is_declared_as_an_entry_point():
+    """plugins/ and pyproject.toml cannot drift: a module with hook implementations that
+    is not declared would never load (built-ins load only through their entry points,
+    like any third-party plugin), and a declared module must exist."""
+    import tomllib
+
+    root = Path(__file__).resolve().parent.parent
+    declared = set(tomllib.loads((root / "pyproject.toml").read_text())["project"]["entry-points"]["ebmbench"].values())
+    with_hooks = {
+        "ebmbench_plugins." + ".".join(path.relative_to(root / "plugins").with_suffix("").parts)
+        for path in (root / "plugins").rglob("*.py")
+        if not path.name.startswith("_") and "@ebmbench.hookimpl" in path.read_text()
+    }
+    assert with_hooks - declared == set(), "modules with hooks missing from [project.entry-points.ebmbench]"
+    modules = {
+        "ebmbench_plugins." + ".".join(p.relative_to(root / "plugins").with_suffix("").parts)
+        for p in (root / "plugins").rglob("*.py")
+    }
+    assert declared - modules == set(), "entry points naming no module under plugins/"
