@@ -96,6 +96,8 @@ def _plugin_warnings(registry) -> None:
             warn(f"plugin {p.name!r} is blocked (-p no:{p.name} or EBMBENCH_DISABLE_PLUGINS)")
         elif not p.entries:
             warn(f"plugin {p.name!r} registered nothing: are its hooks marked @ebmbench.hookimpl?")
+    for problem in registry.task_problems():
+        warn(problem)
 
 
 # ------------------------------------------------------------- the results root

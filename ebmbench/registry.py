@@ -269,6 +269,42 @@ class Registry:
         entry = self.get(kind, name)
         return entry.make(**validate_params(entry, params))
 
+    def task_problems(self) -> list[str]:
+        """What makes a task's leaderboard mean less than it says, one line each: a main or
+        headline metric that no loaded plugin provides, one without a direction (it cannot
+        rank), or one that does not apply to the task (e.g. a domain beyond the fixed grid).
+        Checked once every plugin has loaded (a task may name another plugin's metric)."""
+        import difflib
+
+        metrics = self.entries["metrics"]
+        found: dict[tuple[str, str], list[str]] = {}  # (provider, problem) -> tasks: one line each
+        for name, entry in sorted(self.entries["tasks"].items()):
+            out = found.setdefault
+            try:
+                task = entry.make()
+            except Exception as exc:  # noqa: BLE001 - a task that cannot be built says so once
+                out((_provider(entry), f"cannot be built with its defaults: {_short_error(exc)}"), []).append(name)
+                continue
+            declared = [("main_metric", getattr(entry.cls, "main_metric", None))]
+            declared += [("headline_metrics", m) for m in getattr(entry.cls, "headline_metrics", ())]
+            for field_name, metric in declared:
+                if metric not in metrics:
+                    close = difflib.get_close_matches(str(metric), list(metrics), n=1, cutoff=0.6)
+                    hint = f"; did you mean {close[0]!r}?" if close else " (its plugin may be blocked or failed)"
+                    out((_provider(entry), f"{field_name} {metric!r} is not a loaded metric{hint}"), []).append(name)
+                    continue
+                cls = metrics[metric].cls
+                if field_name == "main_metric" and cls.direction not in ("higher", "lower"):
+                    problem = f"main_metric {metric!r} has no direction: it cannot rank the methods"
+                    out((_provider(entry), problem), []).append(name)
+                reason = cls().applies_to(task)
+                if reason:
+                    out((_provider(entry), f"{field_name} {metric!r} does not apply: {reason}"), []).append(name)
+        return [
+            f"task{'s' * (len(tasks) > 1)} {', '.join(tasks)} ({provider}): {problem}"
+            for (provider, problem), tasks in found.items()
+        ]
+
     def provenance(self) -> dict[str, Any]:
         return {
             "plugins": [p.to_json() for p in self.plugins],

@@ -483,3 +483,18 @@ def test_every_built_in_plugin_module_is_declared_as_an_entry_point():
         for p in (root / "plugins").rglob("*.py")
     }
     assert declared - modules == set(), "entry points naming no module under plugins/"
+
+
+def test_a_task_whose_main_metric_cannot_rank_it_is_named():
+    """A typo in main_metric, a main metric without a direction, and a domain beyond the
+    fixed [-4.5, 4.5]^2 grid (every grid metric lost) used to pass unnoticed; now each is
+    one warning line in `list` (and `run`), naming the task, its plugin and the field."""
+    bad = Path(__file__).parent / "fixtures" / "badtasks"
+    r = invoke("list", "tasks", "--plugins-dir", bad)
+    assert r.exit_code == 0, r.stderr
+    lines = [ln.split("): ", 1)[1] for ln in r.stderr.splitlines() if "(plugin 'misdeclared_tasks'" in ln]
+    assert "main_metric 'nll_grd' is not a loaded metric; did you mean 'nll_grid'?" in lines
+    assert "main_metric 'beta_cal' has no direction: it cannot rank the methods" in lines
+    assert any(ln.startswith("main_metric 'nll_grid' does not apply: task domain lies outside") for ln in lines)
+    assert len(r.stderr.splitlines()) == 3
+    assert invoke("list", "tasks").stderr == ""  # the built-in tasks declare metrics that rank them
