@@ -17,13 +17,14 @@ from ebmbench.contracts import (
     Task,
     TaskData,
 )
-from ebmbench.hookspecs import hookimpl
+from ebmbench.hookspecs import PLUGIN_API_VERSION, hookimpl
 from ebmbench.profiles import Profile
 from ebmbench.suite_api import Suite, SuiteGroup
 
 __all__ = [
     "__version__",
     "hookimpl",
+    "PLUGIN_API_VERSION",
     "Component",
     "Param",
     "Split",

@@ -380,8 +380,11 @@ def plugins_cmd(as_json, **load):
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title=f"plugins ({len(data)})", title_justify="left")
-    for col in ("name", "dist", "version", "status", "entries", "error"):
+    from ebmbench.hookspecs import PLUGIN_API_VERSION
+
+    title = f"plugins ({len(data)}) · plugin API {PLUGIN_API_VERSION}"
+    table = Table(title=title, title_justify="left")
+    for col in ("name", "dist", "version", "api", "status", "entries", "error"):
         table.add_column(col, overflow="fold")
     style = {"loaded": "green", "failed": "red", "blocked": "yellow"}
     for p in data:
@@ -389,6 +392,7 @@ def plugins_cmd(as_json, **load):
             Text(p["name"]),
             Text(p["dist"] or "local"),
             Text(p["version"] or ""),
+            Text("" if p["api_version"] is None else str(p["api_version"])),
             Text(p["status"], style=style[p["status"]]),
             Text(", ".join(p["entries"])),
             Text(strip_control(p["error"] or "")),  # a plugin's exception message

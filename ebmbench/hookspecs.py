@@ -8,9 +8,14 @@ and suites (which cells CI tracks) are registered the same way as the science.
 
 import pluggy
 
-__all__ = ["hookspec", "hookimpl", "PROJECT", "KIND_OF_HOOK"]
+__all__ = ["hookspec", "hookimpl", "PROJECT", "KIND_OF_HOOK", "PLUGIN_API_VERSION"]
 
 PROJECT = "ebmbench"
+# The plugin API's version: the hooks here and the contracts (ebmbench.contracts). A plugin
+# module may declare the version it was written for as `EBMBENCH_PLUGIN_API = 1`; a
+# different one fails that plugin with one line (`ebmbench plugins` shows both). Raised
+# when a hook or contract changes in a way that breaks existing plugins.
+PLUGIN_API_VERSION = 1
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
 

@@ -96,6 +96,7 @@ class PluginInfo:
     version: str | None = None
     status: str = "loaded"  # loaded | failed | blocked
     error: str | None = None
+    api_version: int | None = None  # the module's EBMBENCH_PLUGIN_API, if it declares one
     hooks: list[str] = field(default_factory=list)
     entries: list[str] = field(default_factory=list)  # "kind:name"
 
@@ -383,7 +384,16 @@ class _Loader:
         if any(p.name == info.name and p is not info for p in self.plugins):
             return self.fail(info, f"a plugin named {info.name!r} is already loaded")
         try:
-            plugin = _hook_namespace(load())
+            module = load()
+            declared = getattr(module, "EBMBENCH_PLUGIN_API", None)
+            info.api_version = declared if isinstance(declared, int) else None
+            if declared is not None and declared != hookspecs.PLUGIN_API_VERSION:
+                return self.fail(
+                    info,
+                    f"written for plugin API {declared!r}; this ebmbench {_version()} speaks "
+                    f"plugin API {hookspecs.PLUGIN_API_VERSION}",
+                )
+            plugin = _hook_namespace(module)
             self.pm.register(plugin, name=info.name)
         except Exception as exc:  # a broken plugin costs only itself
             return self.fail(info, exc)
@@ -427,6 +437,12 @@ class _Loader:
         for e in staged:
             self.entries[e.kind][e.name] = e
         info.entries = [f"{e.kind}:{e.name}" for e in staged]
+
+
+def _version() -> str:
+    from ebmbench._version import __version__
+
+    return __version__
 
 
 def _provider(e: Entry) -> str:

@@ -498,3 +498,22 @@ def test_a_task_whose_main_metric_cannot_rank_it_is_named():
     assert any(ln.startswith("main_metric 'nll_grid' does not apply: task domain lies outside") for ln in lines)
     assert len(r.stderr.splitlines()) == 3
     assert invoke("list", "tasks").stderr == ""  # the built-in tasks declare metrics that rank them
+
+
+def test_plugins_declare_the_plugin_api_they_were_written_for():
+    """`EBMBENCH_PLUGIN_API = N` in a plugin module: the current version loads and
+    `ebmbench plugins` shows it; another fails that plugin with one line naming both."""
+    folder = Path(__file__).parent / "fixtures" / "apiversion"
+    r = invoke("plugins", "--json", "--plugins-dir", folder)
+    assert r.exit_code == 0, r.stderr
+    info = {p["name"]: p for p in json.loads(r.stdout)}
+    assert ebmbench.PLUGIN_API_VERSION == 1
+    assert info["current_api"]["status"] == "loaded" and info["current_api"]["api_version"] == 1
+    assert info["current_api"]["entries"] == ["samplers:current_api_sampler"]
+    assert info["future_api"]["status"] == "failed" and info["future_api"]["entries"] == []
+    assert info["future_api"]["error"] == (
+        f"written for plugin API 99; this ebmbench {ebmbench.__version__} speaks plugin API 1"
+    )
+    assert info["methods.pcd"]["api_version"] is None  # declaring it is optional
+    table = invoke("plugins", "--plugins-dir", folder).stdout
+    assert "plugin API 1" in table
