@@ -287,10 +287,18 @@ def cli():
 # ------------------------------------------------------------------------- list
 @cli.command("list")
 @click.argument("kind", required=False, type=click.Choice(KIND_NAMES))
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables (= --format json).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "md", "json"]),
+    default="table",
+    show_default=True,
+    help="md: the catalog page (docs/catalog.md) with every parameter and source paper.",
+)
 @click.option("-l", "--long", "long_", is_flag=True, help="Also show parameters and the providing plugin.")
 @plugin_options
-def list_cmd(kind, as_json, long_, **load):
+def list_cmd(kind, as_json, fmt, long_, **load):
     """List registered tasks, models, methods, samplers and metrics.
 
     The source column is the paper or formula each entry follows."""
@@ -298,7 +306,12 @@ def list_cmd(kind, as_json, long_, **load):
     _plugin_warnings(registry)
     kinds = [kind] if kind else list(KIND_NAMES)
     data = {k: [registry.get(k, n).describe() for n in registry.names(k)] for k in kinds}
-    if as_json:
+    if fmt == "md":
+        from ebmbench.catalog import catalog_markdown
+
+        click.echo(catalog_markdown(data), nl=False)
+        return
+    if as_json or fmt == "json":
         click.echo(json.dumps(data if not kind else data[kind], indent=2, default=str))
         return
     console = _console()

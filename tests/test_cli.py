@@ -289,3 +289,17 @@ def test_list_and_plugins_do_not_import_torch():
 def test_smoke_command_is_what_the_tests_run():
     # guards the shared fixture: a real selection, not a typo that exits 2
     assert "8gaussians" in SMOKE and "kmeans" in SMOKE
+
+
+def test_the_catalog_page_is_the_registry():
+    """docs/catalog.md is `ebmbench list --format md`: regenerate it when an entry, a
+    parameter or a source changes (the command is in its first lines)."""
+    from pathlib import Path
+
+    page = Path(__file__).resolve().parent.parent / "docs" / "catalog.md"
+    r = invoke("list", "--format", "md")
+    assert r.exit_code == 0, r.stderr
+    assert r.stdout == page.read_text(), "docs/catalog.md is stale: ebmbench list --format md > docs/catalog.md"
+    for kind in ("## Tasks", "## Models", "## Methods", "## Samplers", "## Metrics"):
+        assert kind in r.stdout
+    assert "| `sigma` | `0.1` | float in (0, inf) | perturbation std (in data units) |" in r.stdout

@@ -31,7 +31,10 @@ LAYERS = [
     ("execution", ("ebmbench.execution",)),
     ("results", ("ebmbench.results",)),
     ("orchestration", ("ebmbench.runner",)),
-    ("presentation", ("ebmbench.show", "ebmbench.summary", "ebmbench.report", "ebmbench.compare_view")),
+    (
+        "presentation",
+        ("ebmbench.show", "ebmbench.summary", "ebmbench.report", "ebmbench.compare_view", "ebmbench.catalog"),
+    ),
     # ebmbench.api (run, load) is the command line called in-process; the package root
     # re-exports it by name through a module __getattr__, without importing it
     ("cli", ("ebmbench.cli", "ebmbench.config", "ebmbench.__main__", "ebmbench.pytest_plugin", "ebmbench.api")),
