@@ -130,6 +130,12 @@ class EvalContext(_Base):
     def energy(self, y: "torch.Tensor", x: "torch.Tensor | None" = None) -> "torch.Tensor":
         return batched_energy(self.model, y, x)
 
+    def eval_sampler(self) -> tuple[str, dict[str, Any]]:
+        """(name, params) of the sampler that draws the method's evaluation samples: the
+        method's choice (Method.sampler), else the registry's default sampler."""
+        name, params = self.method.sampler()
+        return (name if name is not None else self.registry.default_sampler()), dict(params)
+
     def energy_fn(self, x: "torch.Tensor | None" = None) -> Callable[["torch.Tensor"], "torch.Tensor"]:
         """y -> F(x, y) with x fixed (rows aligned), as samplers expect. The callable carries
         `.module` and `.x` so structure-aware samplers (block Gibbs in an RBM) can use them."""
@@ -143,7 +149,7 @@ class EvalContext(_Base):
         Conditional tasks draw one y for each of the first n test conditions x.
         """
         if "samples" not in self.cache:
-            name, params = self.method.sampler()
+            name, params = self.eval_sampler()
             params = {"steps": self.profile.sampler_steps, **params}
             sampler = self.sampler(name, **params)
             g = self.generator("model-samples")

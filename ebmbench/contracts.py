@@ -230,13 +230,15 @@ class Method(Component):
     def train(self, model: "torch.nn.Module", data: TaskData, ctx: "TrainContext") -> None:
         raise NotImplementedError
 
-    def sampler(self) -> tuple[str, dict[str, Any]]:
+    def sampler(self) -> tuple[str | None, dict[str, Any]]:
         """The sampler (name, params) used to draw this model's samples for evaluation.
 
         Methods whose training fixes a temperature (e.g. PCD's Langevin settings)
-        override this so evaluation samples the distribution the method learned.
+        override this so evaluation samples the distribution the method learned. The
+        default, None, is the loaded sampler that declares `default_for_evaluation`
+        (built in: langevin); the contexts resolve it (`ctx.eval_sampler()`).
         """
-        return "langevin", {}
+        return None, {}
 
 
 # -------------------------------------------------------------------------- samplers
@@ -251,6 +253,10 @@ EnergyFn = Callable[["torch.Tensor"], "torch.Tensor"]
 
 class Sampler(Component):
     """Draws approximate samples of `exp(-E/T)` starting from `init`."""
+
+    # the sampler of methods that do not choose one (Method.sampler() -> None); exactly one
+    # loaded sampler declares it on its own class (a subclass does not inherit the role)
+    default_for_evaluation: ClassVar[bool] = False
 
     def sample(
         self,

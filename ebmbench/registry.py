@@ -270,6 +270,20 @@ class Registry:
         entry = self.get(kind, name)
         return entry.make(**validate_params(entry, params))
 
+    def default_sampler(self) -> str:
+        """The sampler that declares `default_for_evaluation` on its own class: the one
+        evaluation uses for methods that do not choose theirs. Raises RuntimeError (the
+        metric that needs samples then fails alone) when none or several do."""
+        found = [n for n, e in sorted(self.entries["samplers"].items()) if e.cls.__dict__.get("default_for_evaluation")]
+        if len(found) == 1:
+            return found[0]
+        if not found:
+            raise RuntimeError(
+                "no loaded sampler declares default_for_evaluation (is its plugin blocked?); "
+                "the method must choose one in Method.sampler()"
+            )
+        raise RuntimeError(f"several samplers declare default_for_evaluation: {', '.join(found)}")
+
     def task_problems(self) -> list[str]:
         """What makes a task's leaderboard mean less than it says, one line each: a main or
         headline metric that no loaded plugin provides, one without a direction (it cannot

@@ -517,3 +517,17 @@ def test_plugins_declare_the_plugin_api_they_were_written_for():
     assert info["methods.pcd"]["api_version"] is None  # declaring it is optional
     table = invoke("plugins", "--plugins-dir", folder).stdout
     assert "plugin API 1" in table
+
+
+def test_the_default_evaluation_sampler_is_declared_by_a_sampler_plugin():
+    """The core used to name `langevin`; now the sampler that declares
+    `default_for_evaluation` on its own class is the default, and without one a metric
+    that needs samples fails alone (metric_errors), with a message saying why."""
+    from ebmbench.registry import LoadConfig, load_registry
+
+    assert load_registry(LoadConfig()).default_sampler() == "langevin"
+    blocked = load_registry(LoadConfig(disabled=("samplers.langevin",)))
+    with pytest.raises(RuntimeError, match="no loaded sampler declares default_for_evaluation"):
+        blocked.default_sampler()
+    langevin = load_registry(LoadConfig()).get("samplers", "langevin").cls
+    assert not type("Mine", (langevin,), {"name": "mine"}).__dict__.get("default_for_evaluation")  # not inherited

@@ -96,7 +96,7 @@ def record_chain(ctx, chains: int, steps: int, warmup: int):
 
     The time counts the kept steps only.
     """
-    name, params = ctx.method.sampler()
+    name, params = ctx.eval_sampler()
     if "steps" not in ctx.registry.get("samplers", name).cls.params:
         raise ValueError(f"sampler {name!r} has no 'steps' parameter: its chain cannot be recorded")
     sampler = ctx.sampler(name, **{**params, "steps": 1})
