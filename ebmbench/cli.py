@@ -96,6 +96,11 @@ def _plugin_warnings(registry) -> None:
             warn(f"plugin {p.name!r} is blocked (-p no:{p.name} or EBMBENCH_DISABLE_PLUGINS)")
         elif not p.entries:
             warn(f"plugin {p.name!r} registered nothing: are its hooks marked @ebmbench.hookimpl?")
+    for kind, clashes in registry.clashes.items():
+        for name, providers in sorted(clashes.items()):
+            qualified = " or ".join(f"{p}:{name}" for p in providers)
+            by = ", ".join(map(repr, providers))
+            warn(f"{kind[:-1]} {name!r} is registered by plugins {by}: name it {qualified}")
     for problem in registry.task_problems():
         warn(problem)
 

@@ -16,7 +16,7 @@ from ebmbench.errors import UsageError
 
 __all__ = ["Selection", "parse_selection", "split_selections", "validate_params", "canonical"]
 
-_SPEC = re.compile(r"^\s*([A-Za-z0-9_.+-]+)\s*(?:\[(.*)\])?\s*$")
+_SPEC = re.compile(r"^\s*([A-Za-z0-9_.+:-]+)\s*(?:\[(.*)\])?\s*$")  # ":" in plugin:name
 
 
 @dataclass(frozen=True)

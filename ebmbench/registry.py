@@ -28,7 +28,7 @@ from ebmbench import hookspecs
 from ebmbench.contracts import KINDS as SCIENCE_KINDS
 from ebmbench.contracts import Component, Method, Metric, Task
 from ebmbench.executor_api import Executor
-from ebmbench.errors import PluginLoadError, unknown_name
+from ebmbench.errors import PluginLoadError, UsageError, unknown_name
 from ebmbench.suite_api import Suite
 
 __all__ = ["LoadConfig", "PluginInfo", "Entry", "Registry", "load_registry", "KINDS", "source_hash", "source_modules"]
@@ -250,19 +250,36 @@ def _nonneg(value: Any) -> bool:
 class Registry:
     """The loaded catalog: entries by kind and name, plus every plugin's status."""
 
-    def __init__(self, config: LoadConfig, plugins: list[PluginInfo], entries: dict[str, dict[str, Entry]]):
+    def __init__(
+        self,
+        config: LoadConfig,
+        plugins: list[PluginInfo],
+        entries: dict[str, dict[str, Entry]],
+        clashes: dict[str, dict[str, list[str]]] | None = None,
+    ):
         self.config = config
         self.plugins = plugins
         self.entries = entries
+        # kind -> name -> the plugins that both register it: their entries are kept under
+        # qualified names ("plugin:name") and the bare name is ambiguous, never a silent winner
+        self.clashes = clashes or {k: {} for k in KINDS}
 
     def names(self, kind: str) -> list[str]:
         return sorted(self.entries[kind])
 
     def get(self, kind: str, name: str) -> Entry:
-        try:
-            return self.entries[kind][name]
-        except KeyError:
-            raise unknown_name(kind, name, self.entries[kind]) from None
+        """An entry by its name, or by its qualified name `plugin:name` (always accepted)."""
+        entries = self.entries[kind]
+        if name in entries:
+            return entries[name]
+        providers = self.clashes.get(kind, {}).get(name)
+        if providers:
+            options = " or ".join(f"{p}:{name}" for p in providers)
+            raise UsageError(f"ambiguous {kind[:-1]} {name!r}: {options}")
+        plugin, _, bare = name.rpartition(":")
+        if plugin and bare in entries and entries[bare].plugin == plugin:
+            return entries[bare]
+        raise unknown_name(kind, name, entries)
 
     def make(self, kind: str, name: str, **params: Any) -> Component:
         from ebmbench.params import validate_params
@@ -383,6 +400,7 @@ class _Loader:
         self.pm.add_hookspecs(hookspecs)
         self.plugins: list[PluginInfo] = []
         self.entries: dict[str, dict[str, Entry]] = {k: {} for k in KINDS}
+        self.clashes: dict[str, dict[str, list[str]]] = {k: {} for k in KINDS}
 
     def fail(self, info: PluginInfo, exc: BaseException | str) -> None:
         info.status = "failed"
@@ -438,19 +456,34 @@ class _Loader:
             except Exception as exc:
                 self.pm.unregister(name=info.name)
                 return self.fail(info, exc)
-        # Commit all of a plugin's entries or none of them.
+        # Commit all of a plugin's entries or none of them: a name twice in one plugin is its bug.
         for e in staged:
-            other = self.entries[e.kind].get(e.name) or next(
-                (s for s in staged if s is not e and s.kind == e.kind and s.name == e.name), None
-            )
-            if other is not None:
+            twin = next((s for s in staged if s is not e and s.kind == e.kind and s.name == e.name), None)
+            other = self.entries[e.kind].get(e.name) or twin
+            if twin is not None or (other is not None and self.config.strict):
                 self.pm.unregister(name=info.name)
                 return self.fail(
                     info, f"{e.kind[:-1]} {e.name!r} is registered by both {_provider(other)} and {_provider(e)}"
                 )
         for e in staged:
-            self.entries[e.kind][e.name] = e
+            self._commit(e)
         info.entries = [f"{e.kind}:{e.name}" for e in staged]
+
+    def _commit(self, e: Entry) -> None:
+        """Add an entry; a name another plugin already has is kept by both, each under its
+        qualified name `plugin:name`, and the bare name becomes ambiguous (Registry.get)."""
+        import dataclasses
+
+        entries, clashes = self.entries[e.kind], self.clashes[e.kind]
+        if e.name not in entries and e.name not in clashes:
+            entries[e.name] = e
+            return
+        if e.name in entries:  # the first provider moves to its qualified name
+            first = entries.pop(e.name)
+            entries[f"{first.plugin}:{first.name}"] = dataclasses.replace(first, name=f"{first.plugin}:{first.name}")
+            clashes[e.name] = [first.plugin]
+        clashes[e.name].append(e.plugin)
+        entries[f"{e.plugin}:{e.name}"] = dataclasses.replace(e, name=f"{e.plugin}:{e.name}")
 
 
 def _version() -> str:
@@ -484,7 +517,7 @@ def load_registry(config: LoadConfig | None = None, extra_plugins: tuple[tuple[s
             loader.add(PluginInfo(path.stem, str(path)), lambda p=path: _import_file(p))
     for name, obj in extra_plugins:
         loader.add(PluginInfo(name, getattr(obj, "__name__", repr(obj))), lambda o=obj: o)
-    return Registry(config, loader.plugins, loader.entries)
+    return Registry(config, loader.plugins, loader.entries, loader.clashes)
 
 
 def format_exception(exc: BaseException) -> str:

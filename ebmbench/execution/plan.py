@@ -173,7 +173,7 @@ def plan(registry: Registry, cfg: RunConfig) -> list[PlannedCell]:
         applicable = [n for n in registry.names("metrics") if registry.make("metrics", n).applies_to(task) is None]
         measured = [n for n in applicable if not cfg.metrics or n in cfg.metrics]
         task_part = {
-            "task": [task.name, task_entry.source_hash, *([tparams] if tparams else [])],
+            "task": [task_entry.name, task_entry.source_hash, *([tparams] if tparams else [])],
             "metrics": {n: metric_hashes[n] for n in sorted({*measured, *cfg.curve_metrics})},
         }
         for model_entry, mparams in models:
@@ -207,7 +207,7 @@ def plan(registry: Registry, cfg: RunConfig) -> list[PlannedCell]:
                     key = hashlib.sha256(json.dumps(key_parts, sort_keys=True, default=str).encode()).hexdigest()
                     spec = CellSpec(
                         cell_id=key[:16],
-                        task=task.name,
+                        task=task_entry.name,  # the registry key: plugin:name when two plugins share the name
                         task_params=tparams,
                         model=model_entry.name,
                         model_params=mparams,
