@@ -97,6 +97,7 @@ class PluginInfo:
     status: str = "loaded"  # loaded | failed | blocked
     error: str | None = None
     api_version: int | None = None  # the module's EBMBENCH_PLUGIN_API, if it declares one
+    attempted: list[str] = field(default_factory=list)  # "kind:name" it tried to register, if it failed
     hooks: list[str] = field(default_factory=list)
     entries: list[str] = field(default_factory=list)  # "kind:name"
 
@@ -279,6 +280,9 @@ class Registry:
         plugin, _, bare = name.rpartition(":")
         if plugin and bare in entries and entries[bare].plugin == plugin:
             return entries[bare]
+        for p in self.plugins:  # the name of an entry whose plugin did not load
+            if p.status == "failed" and f"{kind}:{name}" in p.attempted:
+                raise UsageError(f"{kind[:-1]} {name!r} belongs to plugin {p.name!r}, which failed to load: {p.error}")
         raise unknown_name(kind, name, entries)
 
     def make(self, kind: str, name: str, **params: Any) -> Component:
@@ -443,11 +447,13 @@ class _Loader:
 
     def register_entries(self, info: PluginInfo, plugin: Any) -> None:
         staged: list[Entry] = []
+        attempted: list[str] = []  # names a failing plugin tried: "did you mean" can point at it
         for hook_name in info.hooks:
             kind = hookspecs.KIND_OF_HOOK[hook_name]
             impl = next(i for i in getattr(self.pm.hook, hook_name).get_hookimpls() if i.plugin_name == info.name)
 
             def register(cls, _kind=kind):
+                attempted.append(f"{_kind}:{getattr(cls, 'name', '?')}")
                 name = _validate(_kind, cls)
                 staged.append(Entry(_kind, name, cls, info.name, info.dist, info.version, source_hash(cls)))
 
@@ -455,6 +461,7 @@ class _Loader:
                 impl.function(register=register)
             except Exception as exc:
                 self.pm.unregister(name=info.name)
+                info.attempted = attempted
                 return self.fail(info, exc)
         # Commit all of a plugin's entries or none of them: a name twice in one plugin is its bug.
         for e in staged:

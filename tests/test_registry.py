@@ -562,3 +562,11 @@ def test_the_default_evaluation_sampler_is_declared_by_a_sampler_plugin():
         blocked.default_sampler()
     langevin = load_registry(LoadConfig()).get("samplers", "langevin").cls
     assert not type("Mine", (langevin,), {"name": "mine"}).__dict__.get("default_for_evaluation")  # not inherited
+
+
+def test_a_name_from_a_plugin_that_failed_says_so():
+    """ "did you mean" used to mislead when the name exists in a plugin that failed: now
+    the one line names the plugin and why it failed."""
+    r = invoke("run", "-t", "8gaussians", "-M", "bad_family", "--plugins-dir", BROKEN_DIR, "--no-report")
+    line = assert_usage_error(r, "method 'bad_family' belongs to plugin 'c_invalid_class', which failed to load")
+    assert "family must be contrastive or architectural" in line
