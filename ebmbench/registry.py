@@ -9,6 +9,7 @@ validated on its own: a failure marks that plugin `failed` and the rest loads
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.metadata
 import importlib.util
@@ -31,7 +32,17 @@ from ebmbench.executor_api import Executor
 from ebmbench.errors import PluginLoadError, UsageError, unknown_name
 from ebmbench.suite_api import Suite
 
-__all__ = ["LoadConfig", "PluginInfo", "Entry", "Registry", "load_registry", "KINDS", "source_hash", "source_modules"]
+__all__ = [
+    "LoadConfig",
+    "PluginInfo",
+    "Entry",
+    "Registry",
+    "load_registry",
+    "KINDS",
+    "source_hash",
+    "source_files",
+    "source_modules",
+]
 
 KINDS = {**SCIENCE_KINDS, "executors": Executor, "suites": Suite}
 
@@ -183,23 +194,107 @@ def _dependency_modules(module: types.ModuleType) -> list[types.ModuleType]:
 
 
 def source_modules(obj: Any) -> list[types.ModuleType]:
-    """The modules whose source decides `obj`'s behaviour: its own and its package helpers."""
+    """The imported modules whose source decides `obj`'s behaviour: its own and its package helpers."""
     module = sys.modules.get(getattr(obj, "__module__", ""))
     return [m for m in _dependency_modules(module) if getattr(m, "__file__", None)] if module else []
 
 
+def _static_imports(name: str, path: Path, top: str) -> frozenset[str]:
+    """Modules of package `top` that the file imports anywhere, also inside functions
+    (`from ebmbench_plugins.models._nets import MLP` in a `build` method), read from
+    its syntax tree: nothing is imported to find them. Parsed once per file version."""
+    try:
+        stat = path.stat()
+        stamp = (stat.st_mtime_ns, stat.st_size)
+    except OSError:
+        return frozenset()
+    return _parsed_imports(name, path, top, stamp)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed_imports(name: str, path: Path, top: str, stamp: tuple[int, int]) -> frozenset[str]:
+    import ast
+
+    try:
+        tree = ast.parse(path.read_bytes())
+    except (OSError, SyntaxError, ValueError):
+        return frozenset()
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")
+                parent = ".".join(parts[: len(parts) - node.level + 1])
+                base = f"{parent}.{base}".rstrip(".") if base else parent
+            found.add(base)
+            found.update(f"{base}.{a.name}" for a in node.names)  # `from pkg import submodule`
+    return frozenset(m for m in found if m.split(".")[0] == top)
+
+
+def _attrs(module: Any) -> dict[str, Any]:
+    """A module's namespace without touching its attributes: a lazily imported module
+    (ebmbench.lazy) would otherwise run, and import torch, on the first access."""
+    return object.__getattribute__(module, "__dict__")
+
+
+def _module_file(name: str) -> Path | None:
+    """The source file of a module, without executing it: find_spec imports the parent
+    packages only, so a name whose parent is a plain module (`pkg.helper.Class`) is
+    not looked up at all (that would run `pkg.helper`, and the torch it imports)."""
+    parent = name.rpartition(".")[0]
+    if parent and parent not in sys.modules:
+        parent_file = _module_file(parent)
+        if parent_file is None or parent_file.name != "__init__.py":
+            return None
+    elif parent and "__path__" not in _attrs(sys.modules[parent]):
+        return None  # the parent is a module, not a package: `name` is an attribute of it
+    module = sys.modules.get(name)
+    if module is not None:
+        file = _attrs(module).get("__file__")
+        return Path(file) if file else None
+    try:
+        spec = importlib.util.find_spec(name)  # imports parent packages, never the module itself
+    except (ImportError, ValueError, AttributeError):
+        return None
+    return Path(spec.origin) if spec is not None and spec.origin and spec.has_location else None
+
+
+def source_files(obj: Any) -> list[tuple[str, Path]]:
+    """(module name, file) of every module whose source decides `obj`'s behaviour: its
+    own, the helpers of its package it reaches through its globals, and those any of
+    these imports anywhere in its code (a helper imported inside a function counts as
+    much as one imported at the top), transitively; sorted by name."""
+    module = sys.modules.get(getattr(obj, "__module__", ""))
+    if module is None:
+        return []
+    top = module.__name__.split(".")[0]
+    files = {m.__name__: Path(m.__file__) for m in source_modules(obj)}
+    stack = list(files)
+    while stack:
+        name = stack.pop()
+        for dep in _static_imports(name, files[name], top):
+            if dep not in files and (path := _module_file(dep)) is not None and path.suffix == ".py":
+                files[dep] = path
+                stack.append(dep)
+    return sorted(files.items())
+
+
 def source_hash(obj: Any) -> str:
-    """sha256 over (module name, NUL, source bytes) of `source_modules(obj)`, sorted by
-    name. It is part of every cell key (the cache) and of each run's provenance, so
-    editing the plugin's file or a helper module it uses invalidates exactly its cells."""
+    """sha256 over (module name, NUL, source bytes) of `source_files(obj)`. It is part of
+    every cell key (the cache) and of each run's provenance, so editing the plugin's file
+    or any helper module it uses invalidates exactly its cells."""
     digest = hashlib.sha256()
-    modules = source_modules(obj)
-    for m in modules:
+    files = source_files(obj)
+    for name, path in files:
         try:
-            digest.update(m.__name__.encode() + b"\0" + Path(m.__file__).read_bytes())
+            digest.update(name.encode() + b"\0" + path.read_bytes())
         except OSError:
-            digest.update(m.__name__.encode())
-    if not modules:
+            digest.update(name.encode())
+    if not files:
         try:
             digest.update(inspect.getsource(obj).encode())
         except (TypeError, OSError):

@@ -435,17 +435,20 @@ def test_every_entry_has_provenance():
                 assert e["dist"] == "ebmbench" and e["version"] == ebmbench.__version__
     assert n >= 13
     # the hash covers the defining file and the helper modules of its package it uses
-    from ebmbench.registry import source_modules
+    from ebmbench.registry import source_files
     from ebmbench_plugins.methods import pcd
+    from ebmbench_plugins.models import mlp
 
-    modules = source_modules(pcd.PCD)
-    names = [m.__name__ for m in modules]
+    files = source_files(pcd.PCD)
+    names = [n for n, _ in files]
     assert "ebmbench_plugins.methods.pcd" in names and "ebmbench_plugins.methods._contrastive" in names
     assert all(n.startswith("ebmbench_plugins.") for n in names)  # never torch or the core
     digest = hashlib.sha256()
-    for m in modules:
-        digest.update(m.__name__.encode() + b"\0" + Path(m.__file__).read_bytes())
+    for name, path in files:
+        digest.update(name.encode() + b"\0" + path.read_bytes())
     assert prov["entries"]["methods"]["pcd"]["source_hash"] == digest.hexdigest()[:16]
+    # a helper imported inside a function (mlp's network, in build()) counts too
+    assert "ebmbench_plugins.models._nets" in [n for n, _ in source_files(mlp.MLP)]
 
 
 def test_source_hash_follows_the_file(tmp_path):
@@ -570,3 +573,39 @@ def test_a_name_from_a_plugin_that_failed_says_so():
     r = invoke("run", "-t", "8gaussians", "-M", "bad_family", "--plugins-dir", BROKEN_DIR, "--no-report")
     line = assert_usage_error(r, "method 'bad_family' belongs to plugin 'c_invalid_class', which failed to load")
     assert "family must be contrastive or architectural" in line
+
+
+def test_source_hash_follows_a_helper_imported_inside_a_function(tmp_path, monkeypatch):
+    """Editing a helper module that a plugin imports only inside a method must change the
+    hash (the cache key): it used to be missed, and stale cells were reused."""
+    pkg = tmp_path / "hashpkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "_helper.py").write_text("ROUNDS = 3\n")
+    (pkg / "plug.py").write_text(
+        "import ebmbench\n\n"
+        "class Late(ebmbench.Method):\n"
+        "    name = 'late_import'\n"
+        "    family = 'architectural'\n\n"
+        "    def train(self, model, data, ctx):\n"
+        "        from hashpkg._helper import ROUNDS  # only here\n"
+        "        return ROUNDS\n\n"
+        "@ebmbench.hookimpl\n"
+        "def ebmbench_register_methods(register):\n"
+        "    register(Late)\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for name in ("hashpkg", "hashpkg.plug", "hashpkg._helper"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    import importlib
+
+    module = importlib.import_module("hashpkg.plug")
+
+    def hash_now():
+        registry = load_registry(LoadConfig(), extra_plugins=(("hashpkg", module),))
+        return registry.get("methods", "late_import").source_hash
+
+    first = hash_now()
+    assert "hashpkg._helper" not in sys.modules  # found in the source, not by importing it
+    (pkg / "_helper.py").write_text("ROUNDS = 4  # a changed helper\n")
+    assert hash_now() != first
