@@ -201,7 +201,7 @@ def source_modules(obj: Any) -> list[types.ModuleType]:
 
 def _static_imports(name: str, path: Path, top: str) -> frozenset[str]:
     """Modules of package `top` that the file imports anywhere, also inside functions
-    (`from ebmbench_plugins.models._nets import MLP` in a `build` method), read from
+    (`from mypkg.models._nets import MLP` inside a `build` method), read from
     its syntax tree: nothing is imported to find them. Parsed once per file version."""
     try:
         stat = path.stat()

@@ -208,4 +208,5 @@ def test_evaluation_samplers_follow_the_training_chains(registry):
     for method in ("exact_ml", "cd", "pcd", "short_run", "hmc_ml"):
         m = registry.make("methods", method)
         assert m.family == "contrastive" and m.reference and m.summary
-        registry.make("samplers", *m.sampler()[:1], **m.sampler()[1])  # valid sampler params
+        name, params = m.sampler()  # None: the default evaluation sampler
+        registry.make("samplers", name or registry.default_sampler(), **params)  # valid sampler params
