@@ -12,7 +12,7 @@ __all__ = ["catalog_markdown"]
 
 # per kind: the metadata fields shown beside the summary, in order
 FIELDS = {
-    "tasks": ("kind", "dim", "x_dim", "domain", "main_metric", "headline_metrics", "ground_truth"),
+    "tasks": ("kind", "dim", "x_dim", "domain", "main_metric", "headline_metrics", "ground_truth", "tags"),
     "models": ("family", "task_kinds", "latent"),
     "methods": ("family", "model_families", "task_kinds"),
     "samplers": (),

@@ -142,6 +142,7 @@ class Entry:
                 main_metric=c.main_metric,
                 headline_metrics=list(c.headline_metrics),
                 ground_truth=sorted(c.ground_truth),
+                tags=sorted(c.tags),
             )
         elif self.kind == "models":
             info.update(family=c.family, task_kinds=sorted(c.kinds), latent=c.latent)

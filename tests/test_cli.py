@@ -303,3 +303,11 @@ def test_the_catalog_page_is_the_registry():
     for kind in ("## Tasks", "## Models", "## Methods", "## Samplers", "## Metrics"):
         assert kind in r.stdout
     assert "| `sigma` | `0.1` | float in (0, inf) | perturbation std (in data units) |" in r.stdout
+
+
+def test_list_json_shows_task_tags():
+    """`tags` were missing from `list --json` (issue 12): plugins declared them for nothing."""
+    import json
+
+    tasks = {t["name"]: t for t in json.loads(invoke("list", "tasks", "--json").stdout)}
+    assert tasks["8gaussians"]["tags"] == ["2d", "toy"]
