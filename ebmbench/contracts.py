@@ -11,13 +11,20 @@ Conventions every implementation follows:
 * an energy module is a `torch.nn.Module` whose `forward(y, x=None)` returns one
   energy per row, shape `[B]` (lower = more compatible);
 * every random draw takes the `torch.Generator` it is handed — never the global RNG.
+
+The vocabularies of the metadata (ground-truth kinds, task kinds, model and method
+families, metric directions, sampler stats, training-curve names) are defined here as
+`Literal` types with a documented meaning per word; `ebmbench.contract_checks` checks
+every registered class against them (and the types of its class attributes) when its
+plugin registers it, so a typo fails the plugin with one line instead of silently
+matching nothing later. The `Protocol`s say what a plugin's objects must offer.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Literal, Protocol, TypedDict, get_args, runtime_checkable
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import torch
@@ -37,9 +44,168 @@ __all__ = [
     "Sampler",
     "Metric",
     "KINDS",
+    # vocabularies
+    "TaskKind",
+    "TASK_KINDS",
+    "GroundTruth",
+    "GROUND_TRUTH",
+    "MethodFamily",
+    "METHOD_FAMILIES",
+    "ModelFamily",
+    "MODEL_FAMILIES",
+    "Direction",
+    "DIRECTIONS",
+    "SamplerStats",
+    "SAMPLER_STATS",
+    "stats_problems",
+    "CurveName",
+    "CURVE_NAMES",
+    "CORE_CURVES",
+    "PROBE_PREFIX",
+    # what a plugin's objects offer
+    "EnergyModule",
+    "LatentEnergyModule",
+    "EnergyFn",
 ]
 
+# --------------------------------------------------------------------- vocabularies
+# Each vocabulary is a Literal (for type checkers and IDEs) plus a dict word -> meaning
+# (for the docs, `ebmbench list` and the registration checks); a test keeps them in step.
+
 TaskKind = Literal["unconditional", "conditional"]
+TASK_KINDS: dict[str, str] = {
+    "unconditional": "the energy scores y alone; x is None",
+    "conditional": "the energy scores y given a condition x (x_dim >= 1 columns per row)",
+}
+
+# Closed for the core's own uses, open for plugins: a task may declare a new kind and a
+# metric require it (both lowercase identifiers), but a near-miss of a word below is
+# refused at registration as the typo it almost always is ("log_densty").
+GroundTruth = Literal[
+    "log_density", "sampler", "support_distance", "reference_density", "labels", "mode_curve", "modes"
+]
+GROUND_TRUTH: dict[str, str] = {
+    "log_density": "log_density(y, x=None) -> [B]: the exact normalised log-density",
+    "sampler": "sample(n, generator, x=None) -> Split: fresh draws from the true law, any n",
+    "support_distance": "support_distance(y, x=None) -> [B]: distance of y to the true support of y | x",
+    "reference_density": "reference_log_density(y, x=None) -> [B]: a reference log-density (exact where known, "
+    "else estimated on the grid)",
+    "labels": "y is a one-hot class; labels(y) -> [B] gives the class (n_classes attribute, else dim classes)",
+    "mode_curve": "conditional_curve(x, n_points=256) -> [B, n_points, dim]: the noise-free curve of answers of x",
+    "modes": "conditional_modes(x) -> [B, M, dim]: the true modes of y | x",
+}
+
+# Closed: the report colours by it and readers compare within it. "baseline" is for
+# reference estimators that are not EBM training methods (a KDE, a fitted Gaussian).
+MethodFamily = Literal["contrastive", "architectural", "baseline"]
+METHOD_FAMILIES: dict[str, str] = {
+    "contrastive": "the loss pushes energy down on data and up elsewhere (MCMC ML, NCE, score matching, margins)",
+    "architectural": "the model's structure limits the volume of low energy (K-means, PCA, sparse coding, GLO, RBM)",
+    "baseline": "a reference density estimator, not an EBM training method (KDE, a fitted Gaussian)",
+}
+
+# Open: a new architecture with a special structure brings a new family (a lowercase
+# identifier, `^[a-z][a-z0-9_]*$`) and the methods that know it; a near-miss of a
+# built-in family is refused as a typo. A plain differentiable energy should be "neural".
+ModelFamily = Literal["neural", "prototype", "linear", "dictionary", "glo", "autoencoder", "rbm", "latent_grid"]
+MODEL_FAMILIES: dict[str, str] = {
+    "neural": "any module trained by gradients on any loss (the default of models and methods)",
+    "prototype": "an energy from the distance to K prototypes (K-means)",
+    "linear": "the distance to a learnt linear subspace (PCA)",
+    "dictionary": "a sparse-coding energy over a learnt dictionary of atoms",
+    "glo": "E(y, z) = ||y - D(z)||^2 with a learnt generator D and a latent z on the sphere (GLO)",
+    "autoencoder": "the reconstruction error of an encoder/decoder pair",
+    "rbm": "a binary restricted Boltzmann machine: free energy over a bipartite hidden layer",
+    "latent_grid": "E(x, y, z) with z on a fixed grid of K values; F = min (F_inf) or soft-min (F_beta) over z",
+}
+
+Direction = Literal["higher", "lower", "none"]
+DIRECTIONS: dict[str, str] = {
+    "higher": "higher values are better",
+    "lower": "lower values are better",
+    "none": "reported, never ranked (a fitted temperature, an acceptance rate)",
+}
+
+
+class SamplerStats(TypedDict, total=False):
+    """`SampleResult.stats`: floats, all optional except `grad_evals`; other keys are the
+    sampler's own diagnostics (SAMPLER_STATS lists the ones with a shared meaning)."""
+
+    grad_evals: float
+    acceptance: float
+    temperature: float
+    time_s: float
+    energy_evals: float
+
+
+SAMPLER_STATS: dict[str, str] = {
+    "grad_evals": "energy-gradient evaluations over all chains (steps x B for ULA; 0.0 when gradient-free); required",
+    "acceptance": "Metropolis acceptance rate in [0, 1]",
+    "temperature": "the temperature T of exp(-E/T) actually sampled (>= 0)",
+    "time_s": "sampler wall time in seconds; set by the core in EvalContext.samples(), not by samplers",
+    "energy_evals": "energy evaluations without gradient over all chains",
+}
+
+
+def stats_problems(stats: Any) -> list[str]:
+    """What is wrong with a sampler's `SampleResult.stats` (empty when nothing): a dict of
+    str -> float, `grad_evals` present and >= 0, the shared keys within their ranges."""
+    if not isinstance(stats, dict):
+        return [f"stats must be a dict of str -> float, got {type(stats).__name__}"]
+    out = []
+    for key, value in stats.items():
+        if not isinstance(key, str):
+            out.append(f"stats key {key!r} is not a str")
+        elif isinstance(value, bool) or not isinstance(value, int | float):
+            out.append(f"stats[{key!r}] must be a float, got {type(value).__name__}")
+    if "grad_evals" not in stats:
+        out.append("stats lacks 'grad_evals' (0.0 for a gradient-free sampler)")
+    ranges = {"grad_evals": (0, math.inf), "acceptance": (0, 1), "temperature": (0, math.inf), "time_s": (0, math.inf)}
+    for key, (lo, hi) in ranges.items():
+        value = stats.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool) and not math.isnan(value):
+            if not lo <= value <= hi:
+                out.append(f"stats[{key!r}] = {value!r} is outside [{lo}, {hi}]")
+    return out
+
+
+# Training-curve names (`TrainContext.log`) that mean the same for every method: the
+# report draws CORE_CURVES as large panels, after the held-out curves of the curve-probe
+# metrics (`PROBE_PREFIX + metric name`, e.g. val_<metric>); every other name is the
+# method's own diagnostic, drawn small.
+CurveName = Literal["loss", "energy_gap", "grad_norm", "noise_gap"]
+CURVE_NAMES: dict[str, str] = {
+    "loss": "the method's own objective (compare shapes across methods, not levels)",
+    "energy_gap": "mean energy of the method's negatives minus that of the data (or the noise gap)",
+    "grad_norm": "norm of the parameter gradient",
+    "noise_gap": "ctx.noise_gap: mean energy of uniform noise on the domain minus that of the data",
+}
+CORE_CURVES: tuple[CurveName, ...] = ("loss", "energy_gap", "grad_norm")
+PROBE_PREFIX = "val_"  # curve name of a curve-probe metric: held out on the validation split
+
+
+# ------------------------------------------------------------ what plugins' objects offer
+@runtime_checkable
+class EnergyModule(Protocol):
+    """What `Model.build` returns: a `torch.nn.Module` whose `forward(y, x=None)` gives one
+    energy per row, shape [B], lower = more compatible; every tensor it needs lives in its
+    parameters or buffers (the core moves it with `.to(device)`)."""
+
+    def forward(self, y: "torch.Tensor", x: "torch.Tensor | None" = None) -> "torch.Tensor": ...
+
+
+@runtime_checkable
+class LatentEnergyModule(EnergyModule, Protocol):
+    """A latent-variable energy (`Model.latent = True`): E(y, z) and the free energy over z,
+    F∞ (min over z) for beta = inf, Fβ = -1/β log ∫ exp(-β E(y, z)) dz otherwise."""
+
+    def latent_energy(
+        self, y: "torch.Tensor", z: "torch.Tensor", x: "torch.Tensor | None" = None
+    ) -> "torch.Tensor": ...
+
+    def free_energy(
+        self, y: "torch.Tensor", x: "torch.Tensor | None" = None, beta: float = math.inf
+    ) -> "torch.Tensor": ...
 
 
 @dataclass(frozen=True)
@@ -148,11 +314,10 @@ class TaskData:
 class Task(Component):
     """A data distribution with train/val/test splits and optional ground truth.
 
-    `ground_truth` names what the task can answer exactly:
-    * "log_density": `log_density(y)` is the exact normalised log-density;
-    * "sampler": `sample(n, generator, x)` draws fresh points from the true law;
-    * "support_distance": `support_distance(y, x)` is the distance of `y` to the
-      true support (e.g. the true curve of y given x).
+    `ground_truth` names what the task can answer exactly, in the GROUND_TRUTH vocabulary
+    (e.g. "log_density": `log_density(y)` is the exact normalised log-density); metrics
+    `require` these words. `image_shape` = (rows, cols) says that y (or x and y together,
+    x being the top rows) is an image: the report draws galleries of samples then.
     """
 
     kind: ClassVar[TaskKind] = "unconditional"
@@ -164,8 +329,10 @@ class Task(Component):
     # these columns (most important first) and keep the rest for `show --all-columns`,
     # so a leaderboard fits an 80-column terminal or CI log. Names of registered metrics.
     headline_metrics: ClassVar[tuple[str, ...]] = ()
-    ground_truth: ClassVar[frozenset[str]] = frozenset()
-    tags: ClassVar[frozenset[str]] = frozenset()
+    ground_truth: ClassVar[frozenset[GroundTruth | str]] = frozenset()
+    tags: ClassVar[frozenset[str]] = frozenset()  # free lowercase labels; some metrics look for one
+    # rows * cols == dim, or == dim + x_dim (x the top rows, y the rest, row-major)
+    image_shape: ClassVar[tuple[int, int] | None] = None
 
     def sample(self, n: int, generator: "torch.Generator", x: "torch.Tensor | None" = None) -> Split:
         """n i.i.d. draws from the true distribution (for conditional tasks, of (x, y))."""
@@ -190,15 +357,18 @@ class Task(Component):
 class Model(Component):
     """Builds an energy module for a task.
 
-    `family` is what methods match on ("neural" nets trained by gradients on any
-    loss; "prototype" models such as K-means whose structure limits low energy).
-    Latent-variable modules also implement `latent_energy(y, z, x=None)` and
-    `free_energy(y, x=None, beta=math.inf)` (F∞ for beta = inf, Fβ otherwise).
+    `family` is what methods match on (MODEL_FAMILIES: "neural" nets trained by
+    gradients on any loss; "prototype" models such as K-means whose structure limits
+    low energy; ... or a new family of the plugin's own). `build` returns an
+    EnergyModule; latent-variable modules (`latent = True`) are LatentEnergyModules.
     """
 
-    family: ClassVar[str] = "neural"
-    kinds: ClassVar[frozenset[str]] = frozenset({"unconditional", "conditional"})
+    family: ClassVar[ModelFamily | str] = "neural"
+    kinds: ClassVar[frozenset[TaskKind]] = frozenset({"unconditional", "conditional"})
     latent: ClassVar[bool] = False
+    # the float parameter that is the inverse temperature β of the free energy Fβ (inf:
+    # F∞), if any: the report draws metrics against it when a run sweeps it
+    inverse_temperature_param: ClassVar[str | None] = None
 
     def compatible(self, task: Task) -> str | None:
         """None if this model can score `task`, else the reason it cannot."""
@@ -214,9 +384,11 @@ class Model(Component):
 class Method(Component):
     """Trains an energy module on a task within the profile's budget."""
 
-    family: ClassVar[Literal["contrastive", "architectural"]]
-    model_families: ClassVar[frozenset[str]] = frozenset({"neural"})
-    task_kinds: ClassVar[frozenset[str]] = frozenset({"unconditional", "conditional"})
+    family: ClassVar[MethodFamily]
+    model_families: ClassVar[frozenset[ModelFamily | str]] = frozenset({"neural"})
+    task_kinds: ClassVar[frozenset[TaskKind]] = frozenset({"unconditional", "conditional"})
+    # as Model.inverse_temperature_param, for a method that sets the β it evaluates Fβ at
+    inverse_temperature_param: ClassVar[str | None] = None
 
     def compatible(self, model: Model, task: Task) -> str | None:
         """None if the pair can run, else the reason it is skipped."""
@@ -245,7 +417,7 @@ class Method(Component):
 @dataclass
 class SampleResult:
     samples: "torch.Tensor"
-    stats: dict[str, float] = field(default_factory=dict)  # grad_evals, acceptance, ...
+    stats: SamplerStats = field(default_factory=dict)  # grad_evals, acceptance, ...: SAMPLER_STATS
 
 
 EnergyFn = Callable[["torch.Tensor"], "torch.Tensor"]
@@ -274,9 +446,9 @@ class Metric(Component):
     """A number computed on a trained model; `direction` says which way is better."""
 
     # "none" marks a reported quantity that is not ranked (a fitted beta, a temperature)
-    direction: ClassVar[Literal["higher", "lower", "none"]]
-    task_kinds: ClassVar[frozenset[str]] = frozenset({"unconditional", "conditional"})
-    requires: ClassVar[frozenset[str]] = frozenset()  # ground truth the task must offer
+    direction: ClassVar[Direction]
+    task_kinds: ClassVar[frozenset[TaskKind]] = frozenset({"unconditional", "conditional"})
+    requires: ClassVar[frozenset[GroundTruth | str]] = frozenset()  # ground truth the task must offer
     max_dim: ClassVar[float] = math.inf  # e.g. 2 for grid metrics
     # `ebmbench compare`'s band for this metric, (relative, absolute): a change smaller than
     # max(absolute, relative * |baseline mean|) is never a regression. None: the command's
@@ -285,6 +457,9 @@ class Metric(Component):
     # measured on the validation split during training when `run` is not given
     # --curve-metric (held-out curves); cheap, ranked metrics only
     curve_probe: ClassVar[bool] = False
+    # an unbiased estimate of a quantity that is >= 0 (e.g. MMD²): a value below 0 is
+    # estimator noise around a truth near 0, and the report says so beside it
+    unbiased_nonnegative: ClassVar[bool] = False
 
     @property
     def higher_is_better(self) -> bool:
@@ -312,3 +487,18 @@ KINDS: dict[str, type[Component]] = {
     "samplers": Sampler,
     "metrics": Metric,
 }
+
+
+# The Literals and the documented dicts must name the same words (checked on import: a
+# word added to one and forgotten in the other would be undocumented or never accepted).
+for _literal, _words in (
+    (TaskKind, TASK_KINDS),
+    (GroundTruth, GROUND_TRUTH),
+    (MethodFamily, METHOD_FAMILIES),
+    (ModelFamily, MODEL_FAMILIES),
+    (Direction, DIRECTIONS),
+    (CurveName, CURVE_NAMES),
+):
+    assert set(get_args(_literal)) == set(_words), (_literal, sorted(_words))
+assert set(SamplerStats.__annotations__) == set(SAMPLER_STATS)
+del _literal, _words

@@ -14,6 +14,7 @@ import hashlib
 import importlib.metadata
 import importlib.util
 import inspect
+import math
 import os
 import re
 import sys
@@ -27,6 +28,7 @@ import pluggy
 
 from ebmbench import hookspecs
 from ebmbench.contracts import KINDS as SCIENCE_KINDS
+from ebmbench.contract_checks import ContractError, check_entry
 from ebmbench.contracts import Component, Method, Metric, Task
 from ebmbench.executor_api import Executor
 from ebmbench.errors import PluginLoadError, UsageError, unknown_name
@@ -42,12 +44,11 @@ __all__ = [
     "source_hash",
     "source_files",
     "source_modules",
+    "report_metadata",
 ]
 
 KINDS = {**SCIENCE_KINDS, "executors": Executor, "suites": Suite}
 
-NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.+-]*$")
-TASK_KINDS = {"unconditional", "conditional"}
 # Result columns owned by the core; a metric may not shadow them.
 # (ebmbench.results.schema.ResultRow's fields; a test keeps the two in step)
 RESERVED = {
@@ -143,13 +144,22 @@ class Entry:
                 headline_metrics=list(c.headline_metrics),
                 ground_truth=sorted(c.ground_truth),
                 tags=sorted(c.tags),
+                image_shape=list(c.image_shape) if c.image_shape else None,
             )
         elif self.kind == "models":
             info.update(family=c.family, task_kinds=sorted(c.kinds), latent=c.latent)
+            info.update(inverse_temperature_param=c.inverse_temperature_param)
         elif issubclass(c, Method):
             info.update(family=c.family, model_families=sorted(c.model_families), task_kinds=sorted(c.task_kinds))
+            info.update(inverse_temperature_param=c.inverse_temperature_param)
         elif issubclass(c, Metric):
             info.update(direction=c.direction, task_kinds=sorted(c.task_kinds), requires=sorted(c.requires))
+            info.update(
+                max_dim=c.max_dim if math.isfinite(c.max_dim) else None,  # JSON has no inf
+                tolerance=list(c.tolerance) if c.tolerance else None,
+                curve_probe=c.curve_probe,
+                unbiased_nonnegative=c.unbiased_nonnegative,
+            )
         elif issubclass(c, Suite):
             spec = c.to_json()
             info.update(suite_version=spec["version"], profile=spec["profile"], metrics=spec["metrics"])
@@ -304,44 +314,30 @@ def source_hash(obj: Any) -> str:
 
 
 def _validate(kind: str, cls: Any) -> str:
-    """Return the entry's name, or raise ValueError saying what is wrong."""
-    base = KINDS[kind]
-    if not (isinstance(cls, type) and issubclass(cls, base)):
-        raise ValueError(f"register() for {kind} expects a subclass of ebmbench.{base.__name__}, got {cls!r}")
-    name = getattr(cls, "name", None)
-    if not isinstance(name, str) or not NAME_RE.match(name):
-        raise ValueError(f"{cls.__qualname__}.name must be a lowercase identifier, got {name!r}")
-    required = {
-        "tasks": ("kind", "dim", "domain", "main_metric"),
-        "methods": ("family",),
-        "metrics": ("direction",),
-    }.get(kind, ())
-    for attr in required:
-        if not hasattr(cls, attr):
-            raise ValueError(f"{kind[:-1]} {name!r} lacks required attribute {attr!r}")
-    if kind == "tasks" and cls.kind not in TASK_KINDS:
-        raise ValueError(f"task {name!r}: kind must be one of {sorted(TASK_KINDS)}, got {cls.kind!r}")
-    if kind == "methods" and cls.family not in {"contrastive", "architectural"}:
-        raise ValueError(f"method {name!r}: family must be contrastive or architectural, got {cls.family!r}")
-    if kind == "metrics":
-        if cls.direction not in {"higher", "lower", "none"}:
-            raise ValueError(
-                f"metric {name!r}: direction must be 'higher', 'lower' or 'none' "
-                f"(a reported quantity such as a fitted temperature), got {cls.direction!r}"
-            )
-        if name in RESERVED:
-            raise ValueError(f"metric name {name!r} is reserved for a result column")
-        tol = cls.tolerance
-        ok = tol is None or (isinstance(tol, tuple) and len(tol) == 2 and all(_nonneg(v) for v in tol))
-        if not ok:
-            raise ValueError(f"metric {name!r}: tolerance must be None or (relative, absolute) >= 0, got {tol!r}")
+    """Return the entry's name, or raise ValueError (a ContractError: one line naming the
+    entry and the field) saying what is wrong; ebmbench.contract_checks has the rules."""
+    name = check_entry(kind, cls, KINDS[kind], RESERVED)
     if kind == "suites" and (problems := cls.problems()):
         raise ValueError(f"suite {name!r}: {'; '.join(problems)}")
     return name
 
 
-def _nonneg(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and value >= 0
+def report_metadata(kind: str, cls: type) -> dict[str, Any]:
+    """The class metadata a report draws by, recorded per entry in run.json: a method's
+    family (groups and colours), a model's or method's inverse-temperature parameter (the
+    Fβ sweep; the key is always present for these kinds, so a report can tell "declares
+    none" from "recorded before the field existed"), a task's image shape (galleries) and
+    whether a metric is an unbiased estimate of a non-negative quantity (notes below 0)."""
+    out: dict[str, Any] = {}
+    if kind == "methods" and getattr(cls, "family", None):
+        out["family"] = str(cls.family)
+    if kind in ("models", "methods"):
+        out["inverse_temperature_param"] = getattr(cls, "inverse_temperature_param", None)
+    if kind == "tasks" and getattr(cls, "image_shape", None):
+        out["image_shape"] = [int(v) for v in cls.image_shape]
+    if kind == "metrics" and getattr(cls, "unbiased_nonnegative", False):
+        out["unbiased_nonnegative"] = True
+    return out
 
 
 class Registry:
@@ -438,13 +434,14 @@ class Registry:
         ]
 
     def provenance(self) -> dict[str, Any]:
+        """Who provides each entry, plus the metadata the report reads from run.json so that it
+        never needs the plugins (nor guesses from a name): report_metadata."""
         return {
             "plugins": [p.to_json() for p in self.plugins],
             "entries": {
                 k: {
                     n: {"plugin": e.plugin, "dist": e.dist, "version": e.version, "source_hash": e.source_hash}
-                    # a method's family: the report groups and colours by it without the plugins
-                    | ({"family": str(e.cls.family)} if k == "methods" and getattr(e.cls, "family", None) else {})
+                    | report_metadata(k, e.cls)
                     for n, e in v.items()
                 }
                 for k, v in self.entries.items()
@@ -490,6 +487,8 @@ def _hook_namespace(plugin: Any) -> Any:
 
 
 def _short_error(exc: BaseException) -> str:
+    if isinstance(exc, ContractError):  # already one line naming the entry and the field
+        return str(exc).splitlines()[0]
     return f"{type(exc).__name__}: {exc}".splitlines()[0]
 
 

@@ -210,7 +210,7 @@ def test_broken_plugin_files_fail_alone():
     expect = {
         "a_import_error": "ModuleNotFoundError",
         "b_register_raises": "register hook exploded",
-        "c_invalid_class": "family must be contrastive or architectural",
+        "c_invalid_class": "family must be one of contrastive, architectural, baseline",
         "d_misspelled_hook": "ebmbench_register_metric",
     }
     for name, fragment in expect.items():
@@ -420,6 +420,8 @@ def test_missing_plugins_dir_is_a_usage_error(tmp_path):
 
 # --------------------------------------------------------------------- provenance
 def test_every_entry_has_provenance():
+    from ebmbench.registry import report_metadata
+
     reg = load_registry(LoadConfig(plugins_dirs=(str(LOCAL_DIR),)))
     prov = reg.provenance()
     assert {p["name"] for p in prov["plugins"]} >= {"methods.pcd", "local_plugin"}
@@ -427,8 +429,10 @@ def test_every_entry_has_provenance():
     for kind, entries in prov["entries"].items():
         for name, e in entries.items():
             n += 1
-            expected = {"plugin", "dist", "version", "source_hash"} | ({"family"} if kind == "methods" else set())
-            assert set(e) == expected, (kind, name)  # a method's family: the report colours by it
+            # plus the metadata the report reads (a method's family, a task's image shape, ...)
+            expected = {"plugin", "dist", "version", "source_hash"} | set(report_metadata(kind, reg.get(kind, name).cls))
+            assert set(e) == expected, (kind, name)
+            assert kind != "methods" or "family" in e  # the report colours by it
             assert e["plugin"], (kind, name)
             assert len(e["source_hash"]) == 16 and int(e["source_hash"], 16) >= 0
             if e["plugin"] != "local_plugin":
@@ -572,7 +576,7 @@ def test_a_name_from_a_plugin_that_failed_says_so():
     the one line names the plugin and why it failed."""
     r = invoke("run", "-t", "8gaussians", "-M", "bad_family", "--plugins-dir", BROKEN_DIR, "--no-report")
     line = assert_usage_error(r, "method 'bad_family' belongs to plugin 'c_invalid_class', which failed to load")
-    assert "family must be contrastive or architectural" in line
+    assert "family must be one of contrastive, architectural, baseline" in line
 
 
 def test_source_hash_follows_a_helper_imported_inside_a_function(tmp_path, monkeypatch):

@@ -27,6 +27,7 @@ class LatentML(ebmbench.Method):
     name = "latent_ml"
     family = "architectural"
     model_families = frozenset({"latent_grid", "prototype"})
+    inverse_temperature_param = "beta"  # 0 stands for the model's own beta
     summary = "minimise the data's free energy F_inf (min over z) or F_beta (soft-min) with Adam"
     reference = "LeCun et al. 2006 (A Tutorial on Energy-Based Learning, §latent variables); NYU DL 2020"
     params = {

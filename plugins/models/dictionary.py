@@ -20,6 +20,7 @@ def auto_lambda(y) -> float:
 class Dictionary(ebmbench.Model):
     name = "dictionary"
     family = "dictionary"
+    inverse_temperature_param = "beta"  # the report sweeps metrics over it
     kinds = frozenset({"unconditional"})
     latent = True
     summary = "sparse coding: ||y - mu - W z||^2 + lam ||z||_1, unit-norm atoms, z by FISTA"

@@ -12,6 +12,7 @@ __all__ = ["GLO"]
 class GLO(ebmbench.Model):
     name = "glo"
     family = "glo"
+    inverse_temperature_param = "beta"  # the report sweeps metrics over it
     kinds = frozenset({"unconditional"})
     latent = True
     summary = "E(y, z) = ||y - D(z)||^2, |z| = 1; F_inf by projected descent on z from several starts"

@@ -12,6 +12,7 @@ __all__ = ["LatentGrid"]
 class LatentGrid(ebmbench.Model):
     name = "latent_grid"
     family = "latent_grid"
+    inverse_temperature_param = "beta"  # the report sweeps metrics over it
     kinds = frozenset({"conditional"})
     latent = True
     summary = "E(x, y, z) = sum_i (y_i - f_i(x) g_i(z))^2, z on K angles; F_inf = min, F_beta = soft-min"

@@ -23,6 +23,7 @@ def auto_components(y, variance: float) -> int:
 class Linear(ebmbench.Model):
     name = "linear"
     family = "linear"
+    inverse_temperature_param = "beta"  # the report sweeps metrics over it
     kinds = frozenset({"unconditional"})
     latent = True
     summary = "E(y, z) = ||y - mu - W z||^2, z in R^k; F_inf = squared distance to the subspace"

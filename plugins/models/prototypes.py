@@ -10,6 +10,7 @@ import ebmbench
 class Prototypes(ebmbench.Model):
     name = "kmeans"
     family = "prototype"
+    inverse_temperature_param = "beta"  # the report sweeps metrics over it
     kinds = frozenset({"unconditional"})
     latent = True
     summary = "E(y, z) = ||y - W z||^2, z one-hot over k prototypes; F_inf = distance to nearest"

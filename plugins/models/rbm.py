@@ -16,6 +16,7 @@ __all__ = ["RBM"]
 class RBM(ebmbench.Model):
     name = "rbm"
     family = "rbm"
+    inverse_temperature_param = "beta"  # the report sweeps metrics over it
     latent = True
     summary = "binary RBM, F(v) = -b.v - sum softplus(c + W^T v); inputs thresholded at 0.5"
     reference = "Smolensky 1986; Hinton 2002 (CD); Hinton 2010, A Practical Guide to Training RBMs"

@@ -128,6 +128,7 @@ class Digits(DigitsTask):
     kind = "unconditional"
     dim = 64
     domain = ((0.0, 1.0),) * 64
+    image_shape = (8, 8)  # y is the image: the report draws galleries of samples
     main_metric = "fid_digits"
     headline_metrics = ("precision", "recall", "mmd2")  # FID split into fidelity and diversity, and MMD²
     summary = "8x8 handwritten digits (scikit-learn), 64 pixels in [0, 1]"
@@ -142,6 +143,7 @@ class DigitsInpaint(DigitsTask):
     dim = 32
     x_dim = 32
     domain = ((0.0, 1.0),) * 32
+    image_shape = (8, 8)  # x (top rows) and y (bottom rows) form the image
     main_metric = "inpaint_mse"
     headline_metrics = ("coverage", "precision", "energy_gap_std")  # samples of the missing half
     summary = "8x8 digits: the bottom half (32 pixels) given the top half"
