@@ -283,6 +283,7 @@ class _Checker:
         if self.get("curve_probe") and direction == "none":
             self.fail("curve_probe", "needs a ranked metric (direction 'higher' or 'lower'): a curve compares methods")
         self.boolean("unbiased_nonnegative")
+        self.boolean("sampling_cost_per_sample")
 
 
 REQUIRED = {

@@ -460,6 +460,9 @@ class Metric(Component):
     # an unbiased estimate of a quantity that is >= 0 (e.g. MMD²): a value below 0 is
     # estimator noise around a truth near 0, and the report says so beside it
     unbiased_nonnegative: ClassVar[bool] = False
+    # the value is the evaluation sampler's energy-gradient evaluations per model sample:
+    # the report's cost figure adds value x profile.n_samples to training's grad_evals
+    sampling_cost_per_sample: ClassVar[bool] = False
 
     @property
     def higher_is_better(self) -> bool:

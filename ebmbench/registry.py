@@ -159,6 +159,7 @@ class Entry:
                 tolerance=list(c.tolerance) if c.tolerance else None,
                 curve_probe=c.curve_probe,
                 unbiased_nonnegative=c.unbiased_nonnegative,
+                sampling_cost_per_sample=c.sampling_cost_per_sample,
             )
         elif issubclass(c, Suite):
             spec = c.to_json()
@@ -326,8 +327,9 @@ def report_metadata(kind: str, cls: type) -> dict[str, Any]:
     """The class metadata a report draws by, recorded per entry in run.json: a method's
     family (groups and colours), a model's or method's inverse-temperature parameter (the
     Fβ sweep; the key is always present for these kinds, so a report can tell "declares
-    none" from "recorded before the field existed"), a task's image shape (galleries) and
-    whether a metric is an unbiased estimate of a non-negative quantity (notes below 0)."""
+    none" from "recorded before the field existed"), a task's image shape (galleries),
+    whether a metric is an unbiased estimate of a non-negative quantity (notes below 0)
+    and whether it is the evaluation sampler's cost per sample (the cost figure)."""
     out: dict[str, Any] = {}
     if kind == "methods" and getattr(cls, "family", None):
         out["family"] = str(cls.family)
@@ -335,8 +337,9 @@ def report_metadata(kind: str, cls: type) -> dict[str, Any]:
         out["inverse_temperature_param"] = getattr(cls, "inverse_temperature_param", None)
     if kind == "tasks" and getattr(cls, "image_shape", None):
         out["image_shape"] = [int(v) for v in cls.image_shape]
-    if kind == "metrics" and getattr(cls, "unbiased_nonnegative", False):
-        out["unbiased_nonnegative"] = True
+    for flag in ("unbiased_nonnegative", "sampling_cost_per_sample"):  # recorded where declared
+        if kind == "metrics" and getattr(cls, flag, False):
+            out[flag] = True
     return out
 
 

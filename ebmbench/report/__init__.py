@@ -27,7 +27,7 @@ FIGURE_MAKERS = (
     ("figures", "beta_sweep"),
     ("landscapes", "energy_landscapes"),
     ("landscapes", "conditional_inference"),
-    ("landscapes", "digit_galleries"),
+    ("landscapes", "image_galleries"),
     ("landscapes", "inpainting"),
 )
 

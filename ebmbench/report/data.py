@@ -6,6 +6,7 @@ which metrics exist, which way each is better, and the order of the methods.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from dataclasses import dataclass, field
@@ -13,13 +14,14 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from ebmbench.contracts import CORE_CURVES, PROBE_PREFIX
 from ebmbench.results.runs import load_artifacts, load_curves, load_meta, load_results
 
 __all__ = [
-    "UNBIASED",
     "Overall",
     "RunData",
     "direction_label",
+    "entry_metadata",
     "load_run",
     "method_families",
     "negative_note",
@@ -28,13 +30,14 @@ __all__ = [
 ]
 
 WORDS = {"higher": "higher is better ↑", "lower": "lower is better ↓"}
-# colour ramps per method family (seaborn's perceptually uniform ramps, told apart by hue);
-# families outside contrastive / architectural take the next of EXTRA_RAMPS
-RAMPS = {"contrastive": "crest", "architectural": "flare"}
-EXTRA_RAMPS = ("Greys", "RdPu", "YlOrBr", "PuBu")
+# colour ramps per method family (contracts.METHOD_FAMILIES; seaborn's perceptually uniform
+# ramps, told apart by hue); a family outside them (an old run's) takes the next of EXTRA_RAMPS
+RAMPS = {"contrastive": "crest", "architectural": "flare", "baseline": "Greys"}
+EXTRA_RAMPS = ("RdPu", "YlOrBr", "PuBu", "BuGn")
 MARKERS = "os^Dv<>pPXh*d8H"  # one per method within a family, in order of first appearance
-# metrics whose estimator is unbiased and so can fall below zero where the truth is >= 0
-UNBIASED = {"mmd2": "MMD²"}
+# run.json records these per entry (registry.report_metadata) since it records the first;
+# a run without it predates them all, and the installed plugins are asked instead
+METADATA_MARKER = ("models", "inverse_temperature_param")
 
 
 def direction_label(metric: str, direction: str | None, sep: str = " ") -> str:
@@ -49,44 +52,67 @@ def rank_text(v) -> str:
     return str(v)
 
 
-def method_families(meta: dict, methods) -> dict[str, str]:
-    """Family of each method name ("contrastive", "architectural", ...), by the first source
-    that knows it: the run's own record (run.json entries), the installed registry when
-    the method there comes from the same plugin as in the run, else the providing
-    plugin's module ("methods.margin" -> "margin") — a finer family, still one hue."""
-    recorded = ((meta or {}).get("entries") or {}).get("methods") or {}
-    # the registry (and the torch its plugins import) only when the run did not record a family
-    live = _registry_families() if any(not (recorded.get(n) or {}).get("family") for n in methods) else {}
+def _recorded(meta: dict, kind: str) -> dict[str, dict]:
+    return ((meta or {}).get("entries") or {}).get(kind) or {}
+
+
+def entry_metadata(meta: dict, kind: str, names, field: str, default: Any = None) -> dict[str, Any]:
+    """`field` of each entry `name` of `kind` as its class declares it (registry.report_metadata),
+    by the first source that knows it: the run's own record (run.json entries), else the
+    installed registry when the entry there comes from the same plugin as in the run
+    (runs recorded before the field existed), else `default`. Never guessed from a name."""
+    recorded = _recorded(meta, kind)
+    # a run that records the metadata leaves a field out where the class declares nothing
+    # (a method's family has been recorded longer: absent, it is looked up)
+    complete = field != "family" and any(METADATA_MARKER[1] in e for e in _recorded(meta, METADATA_MARKER[0]).values())
+    unknown = [n for n in names if (recorded.get(n) or {}).get(field) is None and not complete]
+    live = _registry_metadata().get(kind, {}) if unknown else {}  # the plugins (and their torch) only then
     out = {}
-    for name in methods:
+    for name in names:
         entry = recorded.get(name) or {}
         plugin = entry.get("plugin")
-        if entry.get("family"):
-            out[name] = str(entry["family"])
-        elif name in live and (plugin is None or live[name][1] == plugin):
-            out[name] = live[name][0]
-        elif plugin:
-            out[name] = str(plugin).rsplit(".", 1)[-1]
+        if entry.get(field) is not None:
+            out[name] = entry[field]
+        elif not complete and name in live and (plugin is None or live[name].get("plugin") == plugin):
+            out[name] = live[name].get(field, default)
         else:
-            out[name] = "other"
+            out[name] = default
     return out
 
 
-def _registry_families() -> dict[str, tuple[str, str]]:
-    """{method: (family, plugin)} of the installed catalog; empty if it cannot load.
-    Loading it costs ~0.3 s, so the report does it once and hands it to its workers."""
-    try:
-        from ebmbench.registry import load_registry
+def method_families(meta: dict, methods) -> dict[str, str]:
+    """Family of each method name ("contrastive", "architectural", "baseline", ...):
+    entry_metadata, else the providing plugin's module ("methods.margin" -> "margin") — a
+    finer family, still one hue — else "other"."""
+    found = entry_metadata(meta, "methods", list(methods), "family")
+    recorded = _recorded(meta, "methods")
+    out = {}
+    for name in methods:
+        plugin = (recorded.get(name) or {}).get("plugin")
+        out[name] = str(found[name] or (str(plugin).rsplit(".", 1)[-1] if plugin else "other"))
+    return out
 
-        entries = load_registry().entries.get("methods", {})
-        return {n: (str(getattr(e.cls, "family", "other")), e.plugin) for n, e in entries.items()}
+
+@functools.lru_cache(maxsize=1)
+def _registry_metadata() -> dict[str, dict[str, dict]]:
+    """{kind: {name: report metadata + plugin}} of the installed catalog; empty if it cannot
+    load. Loading it costs ~0.3 s, so the report does it once per process and hands what
+    it found to its workers (RunData.known)."""
+    try:
+        from ebmbench.registry import load_registry, report_metadata
+
+        entries = load_registry().entries
+        return {
+            kind: {n: {**report_metadata(kind, e.cls), "plugin": e.plugin} for n, e in by_name.items()}
+            for kind, by_name in entries.items()
+        }
     except Exception:  # a report must not depend on the plugins of today
         return {}
 
 
 def negative_note(metric: str, labels) -> str:
     """The sentence a reader needs where an unbiased estimator came out below zero."""
-    name = UNBIASED.get(metric, metric)
+    name = metric
     shown = ", ".join(labels[:6]) + (f" and {len(labels) - 6} more" if len(labels) > 6 else "")
     return (
         f"{metric} < 0 for {shown}: the unbiased {name} estimator scatters around the true value, so it "
@@ -281,9 +307,66 @@ class RunData:
         declared = headline_metrics(self.meta, self.tasks)
         return {t: tuple(m for m in declared.get(t, ()) if m in self.measured.get(t, [])) for t in self.tasks}
 
+    @cached_property
+    def unbiased(self) -> list[str]:
+        """The measured metrics that are unbiased estimates of a quantity >= 0 (the metric
+        declares `unbiased_nonnegative`): a mean below 0 gets a note, not a cheer."""
+        flags = entry_metadata(self.meta, "metrics", self.metrics, "unbiased_nonnegative", False)
+        return [m for m in self.metrics if flags[m]]
+
+    @cached_property
+    def sampling_cost(self) -> str | None:
+        """The measured metric that is the evaluation sampler's energy-gradient evaluations per
+        sample (it declares `sampling_cost_per_sample`), if any: the cost figure adds it."""
+        # any metric column, ranked or not, that run.json knows of
+        known = dict.fromkeys([*self.directions, *_recorded(self.meta, "metrics")])
+        names = [m for m in known if not self.df.empty and m in self.df.columns]
+        flags = entry_metadata(self.meta, "metrics", names, "sampling_cost_per_sample", False)
+        return next((m for m in names if flags[m]), None)
+
+    @cached_property
+    def temperature_params(self) -> dict[str, dict[str, str]]:
+        """{"models"|"methods": {entry name: its inverse-temperature parameter}} for the
+        entries of this run that declare one (`inverse_temperature_param`): the Fβ sweep."""
+        out = {}
+        for kind, column in (("models", "model"), ("methods", "method")):
+            names = sorted({str(v).split("[")[0] for v in self.df[column].dropna()}) if not self.df.empty else []
+            found = entry_metadata(self.meta, kind, names, "inverse_temperature_param")
+            out[kind] = {n: str(p) for n, p in found.items() if p}
+        return out
+
+    @cached_property
+    def curve_probes(self) -> list[str]:
+        """The curves of the curve-probe metrics (`val_<metric>`), in the run's order: the
+        metrics run.json says were probed (`grid.curve_metrics`), else, for a run that
+        does not record them, the curves named after one of the run's metric columns."""
+        recorded = (self.meta.get("grid") or {}).get("curve_metrics")
+        if recorded is not None:
+            return [PROBE_PREFIX + str(m) for m in recorded]
+        names = sorted(set(self.curves["name"])) if not self.curves.empty else []
+        return [n for n in names if n.startswith(PROBE_PREFIX) and n[len(PROBE_PREFIX) :] in self.df.columns]
+
+    @property
+    def core_curves(self) -> list[str]:
+        """The large panels of the training curves: held-out probes, then the quantities every
+        method logs with one meaning (contracts.CORE_CURVES)."""
+        return [*self.curve_probes, *CORE_CURVES]
+
+    def image_shape(self, task: str, arrays: dict[str, Any]) -> tuple[int, int]:
+        """(rows, cols) of a task's images: as the task declares it (run.json), else as the
+        cell's saved arrays say."""
+        declared = (_recorded(self.meta, "tasks").get(task.split("[")[0]) or {}).get("image_shape")
+        return tuple(int(v) for v in (declared or arrays["image_shape"]))
+
     def known(self) -> dict[str, Any]:
         """What a figure worker would otherwise load the plugin registry for."""
-        return {"families": self.families, "headlines": self.headlines}
+        return {
+            "families": self.families,
+            "headlines": self.headlines,
+            "unbiased": self.unbiased,
+            "sampling_cost": self.sampling_cost,
+            "temperature_params": self.temperature_params,
+        }
 
     def family(self, label: str) -> str:
         return self.families.get(self.label_methods.get(label, ""), "other")
@@ -296,7 +379,7 @@ class RunData:
 
     def negatives(self, metric: str, task: str | None = None) -> list[str]:
         """Labels whose mean of an unbiased metric is below zero (on one task, or any)."""
-        if metric not in UNBIASED or self.agg.empty:
+        if metric not in self.unbiased or self.agg.empty:
             return []
         a = self.agg[(self.agg["metric"] == metric) & (self.agg["mean"] < 0)]
         if task is not None:

@@ -26,7 +26,6 @@ from ebmbench.report.style import (
 )
 
 __all__ = [
-    "CORE",
     "CURVE_POINTS",
     "beta_sweep",
     "cost_quality",
@@ -120,7 +119,8 @@ def _legend(fig, run: RunData, labels, ncol=3, fixed: bool = False):
 
 
 # --------------------------------------------------------------------- training curves
-CORE = ("val_nll_grid", "loss", "energy_gap", "grad_norm")  # larger panels, two to a row, first
+# larger panels, two to a row, first: RunData.core_curves (the run's curve probes, then the
+# quantities every method logs with one meaning); the rest are each method's own
 EXTRA_COLUMNS = 4  # each method's own diagnostics: small panels, four to a row
 
 
@@ -264,8 +264,8 @@ def training_curves(run: RunData, out: FigureWriter) -> None:
         colours = {lab: run.palette.get(lab, (0.4, 0.4, 0.4)) for lab in labels}
         by_step = _curve_stats(cur)
         present = set(cur["name"])
-        core = [n for n in CORE if n in present]
-        extra = sorted(present - set(CORE))
+        core = [n for n in run.core_curves if n in present]
+        extra = sorted(present - set(core))
         note = _curve_note(flat)
         fig = out.new(PAGE, 10.0, layout=None)
         axes = _curve_axes(fig, _legend(fig, run, labels, ncol=4, fixed=True), len(core), len(extra), note)
@@ -284,7 +284,7 @@ def training_curves(run: RunData, out: FigureWriter) -> None:
             fig,
             f"curves-{slug(task)}",
             f"Training curves — {task}",
-            "Validation NLL, loss, energy gap and gradient norm, then each method's own diagnostics, "
+            f"{_core_words(core)}, "
             "against the optimiser step (deterministic; wall time is in the overview's time view): "
             f"mean over seeds (binned to at most {CURVE_POINTS} points), band ±1 std. Losses of "
             f"different methods are different objectives: compare shapes, not levels. {note}".rstrip(),
@@ -292,6 +292,19 @@ def training_curves(run: RunData, out: FigureWriter) -> None:
             task,
             vector=False,  # hundreds of curves: the SVG would be 6x the PNG
         )
+
+
+def _core_words(core: list[str]) -> str:
+    """The caption's words for the large panels: the held-out curve probes, then the rest."""
+    from ebmbench.contracts import PROBE_PREFIX
+
+    probes = [n[len(PROBE_PREFIX) :] for n in core if n.startswith(PROBE_PREFIX)]
+    rest = [n.replace("_", " ") for n in core if not n.startswith(PROBE_PREFIX)]
+    held_out = [f"held-out {', '.join(probes)} on the validation split"] if probes else []
+    words = held_out + rest
+    text = ", ".join(words[:-1]) + " and " + words[-1] if len(words) > 1 else "".join(words)
+    lead = f"{text}, then each method's own diagnostics" if text else "Each method's own diagnostics"
+    return lead[:1].upper() + lead[1:]
 
 
 # ------------------------------------------------------------------- metric comparison
@@ -486,8 +499,9 @@ def pareto_front(times, scores, higher: bool) -> list[int]:
 
 def gradient_cost(run: RunData, sub):
     """Energy-gradient evaluations of each label on a task (mean over seeds): training's
-    (`grad_evals`) plus, where the sampler's per-sample count (`sampler_grad_evals`) and
-    the profile's sample count are known, those spent drawing the evaluation samples.
+    (`grad_evals`) plus, where the sampler's per-sample count (the metric declaring
+    `sampling_cost_per_sample`) and the profile's sample count are known, those spent
+    drawing the evaluation samples.
     Deterministic, unlike wall time. Returns (Series by label, axis label), or None
     for runs without the column."""
     if "grad_evals" not in sub.columns or sub["grad_evals"].isna().all():
@@ -495,8 +509,9 @@ def gradient_cost(run: RunData, sub):
     cost = sub["grad_evals"].astype(float)
     n_samples = (run.meta.get("profile") or {}).get("n_samples")
     what = "training"
-    if "sampler_grad_evals" in sub.columns and sub["sampler_grad_evals"].notna().any() and n_samples:
-        cost = cost + sub["sampler_grad_evals"].astype(float).fillna(0) * float(n_samples)
+    per_sample = run.sampling_cost
+    if per_sample in sub.columns and sub[per_sample].notna().any() and n_samples:
+        cost = cost + sub[per_sample].astype(float).fillna(0) * float(n_samples)
         what = f"training + drawing the {n_samples} evaluation samples"
     return cost.groupby(sub["label"]).mean(), f"energy-gradient evaluations ({what})"
 
@@ -612,7 +627,8 @@ def cost_quality(run: RunData, out: FigureWriter) -> None:
 
 # ------------------------------------------------------------------------- Fβ sweep
 def beta_sweep(run: RunData, out: FigureWriter) -> None:
-    """Metrics against β for models run at several inverse temperatures (β = ∞ is F∞)."""
+    """Metrics against β for models run at several inverse temperatures (β = ∞ is F∞). β is
+    the parameter a model or method declares as its `inverse_temperature_param`."""
     import numpy as np
 
     from ebmbench.params import label as make_label
@@ -620,13 +636,15 @@ def beta_sweep(run: RunData, out: FigureWriter) -> None:
     df = run.done
     if df.empty:
         return
+    declared = run.temperature_params
     rows = []
     for r in df.itertuples(index=False):
-        for col, name_col in (("model_params", "model"), ("method_params", "method")):
-            beta = param_value(getattr(r, col), "beta")
+        for col, name_col, kind in (("model_params", "model", "models"), ("method_params", "method", "methods")):
+            param = declared.get(kind, {}).get(str(getattr(r, name_col)).split("[")[0])
+            beta = param_value(getattr(r, col), param) if param else None
             if beta is None:
                 continue
-            params = {k: v for k, v in json.loads(getattr(r, col)).items() if k != "beta"}
+            params = {k: v for k, v in json.loads(getattr(r, col)).items() if k != param}
             base = make_label(str(getattr(r, name_col)).split("[")[0], params)
             series = f"{base}/{r.method}" if name_col == "model" else f"{r.model}/{base}"
             rows.append({"task": r.task, "series": series, "beta": beta, "cell_id": r.cell_id})

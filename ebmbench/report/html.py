@@ -14,7 +14,7 @@ import base64
 import math
 from datetime import UTC, datetime
 
-from ebmbench.report.data import UNBIASED, RunData, negative_note
+from ebmbench.report.data import RunData, negative_note
 from ebmbench.report.style import FigureInfo
 from ebmbench.report.tables import MetricTable, failing_pairs, problems, skip_reasons, status_by_task
 
@@ -255,7 +255,7 @@ def render_html(
                 "interval": run.interval(task, main),
                 **(_records(frame) if frame is not None else {"columns": [], "rows": []}),
                 "figures": [f for f in figures if f.task == task],
-                "notes": [negative_note(m, run.negatives(m, task)) for m in UNBIASED if run.negatives(m, task)],
+                "notes": [negative_note(m, run.negatives(m, task)) for m in run.unbiased if run.negatives(m, task)],
             }
         )
     ranks = None

@@ -1,6 +1,8 @@
 """Figures of the trained models, drawn from the arrays each cell saved
-(ebmbench.execution.artifacts): 2-D energy landscapes with samples, digits galleries
-and inpaintings, and conditional inference on horn / branches.
+(ebmbench.execution.artifacts): 2-D energy landscapes with samples, image galleries
+and inpaintings (tasks that declare an `image_shape`), and conditional inference on
+tasks with a scalar x. Which figure a task gets follows from the arrays it saved,
+never from its name.
 
 All are PNG only: they are images and rasterised point clouds, which an SVG would
 carry as the same raster, only larger.
@@ -11,7 +13,7 @@ from __future__ import annotations
 from ebmbench.report.data import RunData
 from ebmbench.report.style import PAGE, FigureWriter, grid_rects, slug, text_inches, tx
 
-__all__ = ["conditional_inference", "density", "digit_galleries", "energy_landscapes", "inpainting", "mosaic"]
+__all__ = ["conditional_inference", "density", "energy_landscapes", "image_galleries", "inpainting", "mosaic"]
 
 
 def _with(run: RunData, key: str) -> tuple[list[str], list[str]]:
@@ -140,12 +142,13 @@ def _show(ax, canvas, vmin, vmax):
         spine.set_visible(False)
 
 
-def digit_galleries(run: RunData, out: FigureWriter) -> None:
+def image_galleries(run: RunData, out: FigureWriter) -> None:
+    """Model samples of image tasks beside their nearest training images."""
     tasks, _ = _with(run, "images")
     for task in tasks:
         labels = [lab for lab in run.labels if (run.artifacts(task, lab) or {}).get("images") is not None]
         first = run.artifacts(task, labels[0])
-        shape = tuple(int(v) for v in first["image_shape"])
+        shape = run.image_shape(task, first)
         vmin, vmax = (float(v) for v in first["pixel_range"])
         fig = out.new(PAGE, 0.45 + 0.75 * (len(labels) + 1))
         axes = fig.subplots(len(labels) + 1, 2, squeeze=False)
@@ -178,7 +181,7 @@ def inpainting(run: RunData, out: FigureWriter) -> None:
     for task in tasks:
         labels = [lab for lab in run.labels if (run.artifacts(task, lab) or {}).get("inpaint_pred") is not None]
         first = run.artifacts(task, labels[0])
-        shape = tuple(int(v) for v in first["image_shape"])
+        shape = run.image_shape(task, first)
         vmin, vmax = (float(v) for v in first["pixel_range"])
         x = first["inpaint_x"]
         masked = np.concatenate([x, np.full_like(first["inpaint_true"], np.nan)], 1)

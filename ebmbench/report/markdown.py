@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from ebmbench.report.data import UNBIASED, RunData, negative_note
+from ebmbench.report.data import RunData, negative_note
 from ebmbench.report.tables import md_escape, md_table, problems, skip_reasons
 
 __all__ = ["MAX_PROBLEMS", "MAX_ROWS", "summary_markdown"]
@@ -51,7 +51,7 @@ def summary_markdown(run: RunData, figures=(), report_seconds: float | None = No
         lines += [heading, "", md_table(shown)]
         if len(frame) > MAX_ROWS:
             lines.append(f"\n… and {len(frame) - MAX_ROWS} more")
-        for metric in UNBIASED:
+        for metric in run.unbiased:
             if run.negatives(metric, task):
                 lines.append(f"\n_Note: {md_escape(negative_note(metric, run.negatives(metric, task)))}_")
         lines.append("")

@@ -146,6 +146,7 @@ class SamplesPerSecond(ebmbench.Metric):
 
 class SamplerGradEvals(ebmbench.Metric):
     name = "sampler_grad_evals"
+    sampling_cost_per_sample = True  # the report's cost figure counts the evaluation samples by it
     direction = "lower"
     summary = "energy-gradient evaluations per model sample (evaluation sampler; training's are grad_evals)"
     reference = "docs/science.md §4, cost"

@@ -80,7 +80,17 @@ def _meta(run_id: str) -> dict:
                     "source_hash": "086ed6a0901741db",
                 },
                 XSS: {"plugin": XSS, "dist": None, "version": "6.6.6", "source_hash": "beef"},
-            }
+            },
+            # what the classes declare (registry.report_metadata): the report draws by it
+            "models": {
+                "kmeans": {"plugin": "models.prototypes", "inverse_temperature_param": "beta"},
+                "mlp": {"plugin": "models.mlp", "inverse_temperature_param": None},
+            },
+            "metrics": {
+                "mmd2": {"plugin": "metrics.sample_quality", "unbiased_nonnegative": True},
+                "sampler_grad_evals": {"plugin": "metrics.diagnostics", "sampling_cost_per_sample": True},
+            },
+            "tasks": {"digits": {"plugin": "tasks.digits", "image_shape": [8, 8]}},
         },
     }
 

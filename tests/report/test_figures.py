@@ -29,7 +29,7 @@ CASES = {
     "beta_sweep": (["toy"], ["beta-sweep-toy"]),
     "energy_landscapes": (None, ["landscapes"]),
     "conditional_inference": (None, ["conditional-horn", "conditional-line"]),
-    "digit_galleries": (None, ["gallery-digits"]),
+    "image_galleries": (None, ["gallery-digits"]),
     "inpainting": (None, ["inpainting-digits-inpaint"]),
 }
 # makers whose figures also come as SVG: a few hundred marks each (the rest are dense or images)
@@ -99,7 +99,7 @@ def test_svg_is_reproducible(run, tmp_path):
 def test_only_applicable_figures(tmp_path):
     """No artifacts: no landscapes, galleries or inference figures; no β sweep without β."""
     bare = load_run(make_run(tmp_path / "bare", seeds=2, artifacts=False, problems=False))
-    for maker in ("energy_landscapes", "conditional_inference", "digit_galleries", "inpainting"):
+    for maker in ("energy_landscapes", "conditional_inference", "image_galleries", "inpainting"):
         assert _make(bare, maker, tmp_path / maker) == []
     no_beta = RunData(bare.run_dir, bare.meta, bare.df[~bare.df["model"].str.startswith("kmeans")], bare.curves)
     assert _make(no_beta, "beta_sweep", tmp_path / "beta") == []

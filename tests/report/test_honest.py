@@ -229,10 +229,10 @@ def test_negative_unbiased_mmd_is_noted_everywhere(run, tmp_path):
     assert v.negatives("mmd2", "toy") == ["mlp/pcd"] and v.negatives("mmd2", "digits") == []
     assert variant(run).negatives("mmd2") == []
     page = render_html(v, [], metric_tables(v))
-    assert page.count('<p class="note">mmd2 &lt; 0 for mlp/pcd: the unbiased MMD²') == 2  # leaderboard, pivot
-    assert "MMD² ≈ 0" in summary_markdown(v)
+    assert page.count('<p class="note">mmd2 &lt; 0 for mlp/pcd: the unbiased mmd2') == 2  # leaderboard, pivot
+    assert "mmd2 ≈ 0" in summary_markdown(v)
     out = draw(variant(run, v.df, tasks=["toy"]), "metric_comparison", tmp_path)
-    assert "unbiased MMD² estimator" in out.figures[0].caption
+    assert "unbiased mmd2 estimator" in out.figures[0].caption
     ax = next(a for a in out.kept["metrics-toy"].axes if a.get_xlabel().startswith("mmd2"))
     assert any(line.get_xdata()[0] == 0 for line in ax.lines)  # the zero line
     assert "unbiased" not in render_html(variant(run), [], metric_tables(variant(run)))
