@@ -33,11 +33,19 @@ from ebmbench.executor_api import CellResult, ExecutorSettings
 from ebmbench.params import canonical
 from ebmbench.profiles import get_profile
 from ebmbench.registry import Registry
-from ebmbench.results.runs import index_done_cells, list_runs, load_meta, process_identity, read_curves, read_results
+from ebmbench.results.runs import (
+    index_done_cells,
+    list_runs,
+    past_wall_times,
+    load_meta,
+    process_identity,
+    read_curves,
+    read_results,
+)
 from ebmbench.results.schema import SCHEMA_VERSION, ResultRow, RunStatus
 from ebmbench.results.store import RunStore, StoreError, new_run_id, write_json
 
-__all__ = ["RunInterrupted", "RunOutcome", "execute", "mark_dead_runs", "run_meta"]
+__all__ = ["RunInterrupted", "RunOutcome", "execute", "longest_first", "mark_dead_runs", "run_meta"]
 
 
 class RunInterrupted(BaseException):
@@ -263,7 +271,9 @@ def execute(
         sources = (
             {} if cfg.force else index_done_cells(cfg.out, {c.spec.cell_key for c in runnable}, warn, exclude=store.dir)
         )
-        to_compute = [c for c in runnable if c.spec.cell_key not in sources]
+        to_compute = longest_first(
+            [c for c in runnable if c.spec.cell_key not in sources], cfg.out, store.dir, parallel=cfg.jobs > 1
+        )
         if on_start:
             on_start(store, len(to_compute), len(runnable) - len(to_compute))
         outcome.n_cached = _copy_cached(store, runnable, sources, stored)
@@ -316,6 +326,21 @@ def execute(
                 signal.signal(s, handler)
     _finish(store, executor, outcome.status)
     return outcome
+
+
+def longest_first(cells: list[PlannedCell], root: Path, exclude: Path, parallel: bool) -> list[PlannedCell]:
+    """The cells in the order to start them: with several workers, longest expected wall
+    time first (LPT scheduling), so a run does not end on one long cell with the other
+    workers idle. Expected times are medians of earlier runs under `root`; cells never
+    seen keep plan order, ahead of the known ones (they may be long). One worker gains
+    nothing from reordering, so its order stays the plan's, which reads best in the log."""
+    if not parallel or len(cells) < 3:
+        return cells
+    signature = {id(c): (c.task_label, c.label, c.spec.profile) for c in cells}
+    past = past_wall_times(root, set(signature.values()), exclude=exclude)
+    if not past:
+        return cells
+    return sorted(cells, key=lambda c: -past.get(signature[id(c)], float("inf")))  # stable: ties keep plan order
 
 
 def _finish(store: RunStore, executor, status: RunStatus, reason: str | None = None) -> None:

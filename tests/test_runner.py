@@ -19,6 +19,7 @@ from ebmbench.params import parse_selection
 from ebmbench.registry import LoadConfig, load_registry
 from ebmbench.execution.plan import RunConfig, plan
 from ebmbench.results.runs import load_results
+from ebmbench.results.schema import RunStatus
 
 FAST_METRICS = ("--metric", "energy_gap,auroc_noise")
 # One worker: fewer processes to start on a busy machine, and the hang is followed on a fresh one.
@@ -259,3 +260,30 @@ def test_default_curve_probes_are_declared_by_metrics_not_named_by_the_core(tmp_
     blocked = invoke("run", "-p", "no:metrics.density", "-t", "8gaussians", *args, "--out", tmp_path / "b")
     assert blocked.exit_code == 0, blocked.stderr
     assert load_results(only_run(tmp_path / "b"))["status"].tolist() == ["done"]
+
+
+# ------------------------------------------------------------------------ scheduling
+def test_with_several_workers_the_longest_known_cells_start_first(registry, tmp_path):
+    """LPT order from earlier runs' wall times: unseen cells first (plan order), then the
+    known ones longest first; one worker keeps the plan's order."""
+    from test_leaderboard import base_row
+
+    from ebmbench.results.store import RunStore
+    from ebmbench.runner import longest_first
+
+    cfg = RunConfig(
+        tasks=sels("8gaussians"), models=sels("mlp"), methods=sels("dsm", "nce", "pcd", "ssm"), seeds=1, profile="smoke"
+    )
+    cells = [c for c in plan(registry, cfg) if not c.skip_reason]
+    assert [c.method_label for c in cells] == ["dsm", "nce", "pcd", "ssm"]
+    store = RunStore.create(tmp_path, "20260101-000000-aaaaaaaaaaaa", {"run_id": "x", "status": "finished"})
+    for label, wall in (("mlp/dsm", 1.0), ("mlp/pcd", 9.0), ("mlp/ssm", 4.0)):
+        store.add({**base_row("8gaussians", label, 0, "done"), "profile": "smoke", "wall_time_s": wall}, [])
+    store.add({**base_row("8gaussians", "mlp/nce", 0, "error"), "profile": "smoke", "wall_time_s": 99.0}, [])
+    store.finish(RunStatus.FINISHED)
+
+    order = longest_first(cells, tmp_path, exclude=tmp_path / "none", parallel=True)
+    assert [c.method_label for c in order] == ["nce", "pcd", "ssm", "dsm"]  # nce: only an error row
+    assert longest_first(cells, tmp_path, exclude=tmp_path / "none", parallel=False) == cells
+    quick = RunConfig(**{**cfg.__dict__, "profile": "quick"})  # another profile's times do not count
+    assert longest_first(plan(registry, quick), tmp_path, exclude=tmp_path, parallel=True) == plan(registry, quick)

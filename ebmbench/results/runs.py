@@ -35,6 +35,7 @@ __all__ = [
     "process_identity",
     "stale_reason",
     "index_done_cells",
+    "past_wall_times",
 ]
 
 
@@ -238,3 +239,41 @@ def index_done_cells(
         if len(found) == len(keys):
             break
     return found
+
+
+def past_wall_times(
+    root: Path,
+    signatures: set[tuple[str, str, str]],
+    warn: Callable[[str], None] | None = None,
+    exclude: Path | None = None,
+    max_runs: int = 20,
+) -> dict[tuple[str, str, str], float]:
+    """(task, model/method label, profile) -> the median wall time of its `done` rows in
+    the newest `max_runs` runs under `root` (any seed, any code version: a cost estimate,
+    not a cached result). The runner starts the longest cells first, so that -j N does not
+    end with one long cell running alone; cells never seen before are simply absent."""
+    import pandas as pd
+
+    frames = []
+    wanted = set(signatures)
+    for run_dir in list(reversed(list_runs(root, warn)))[:max_runs]:
+        if exclude is not None and run_dir.resolve() == Path(exclude).resolve():
+            continue
+        try:
+            df = read_results(run_dir, columns=["task", "label", "profile", "status", "wall_time_s"])
+        except CorruptRun:
+            continue  # the cache index above has already warned about it
+        if df.empty or not {"task", "label", "profile", "wall_time_s"} <= set(df.columns):  # older runs
+            continue
+        df = df[df["status"] == "done"]
+        keys = list(zip(df["task"], df["label"], df["profile"]))
+        hit = [k in wanted for k in keys]
+        if any(hit):
+            frames.append(df[hit])
+            wanted -= set(keys)
+        if not wanted:
+            break
+    if not frames:
+        return {}
+    medians = pd.concat(frames).groupby(["task", "label", "profile"])["wall_time_s"].median()
+    return {k: float(v) for k, v in medians.items() if v == v}
