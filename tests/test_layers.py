@@ -81,3 +81,50 @@ def test_each_layer_imports_only_downward():
 def test_no_core_module_names_a_built_in_plugin():
     offenders = [str(p.relative_to(CORE)) for p in CORE.rglob("*.py") if "ebmbench_plugins" in p.read_text()]
     assert offenders == []
+
+
+# core code that still names a built-in entry, with the change it needs (issue 12): the
+# owners of these files remove them; the test fails on any new one
+PENDING = {
+    ("execution/artifacts.py", "digits"),  # image_shape(): drop the name fallback, Task.image_shape is declared
+    ("show.py", "mmd2"),  # the note below zero: read run.json entries' unbiased_nonnegative
+}
+
+
+def _code_strings(path: Path):
+    """String constants of a module's code: not docstrings, not its `__all__`."""
+    tree = ast.parse(path.read_text())
+    skip = set()
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (
+            isinstance(body, list)
+            and body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+        ):
+            skip.add(id(body[0].value))  # a docstring
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "__all__" for t in node.targets):
+            skip.update(id(n) for n in ast.walk(node.value))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in skip:
+            yield node.value
+
+
+def test_no_core_code_names_a_built_in_entry():
+    """Built-in plugins get no privilege a third party cannot have: the core decides by
+    declared metadata, never by an entry's name. Words of the contracts' vocabularies
+    (a model family "linear", a curve "energy_gap") are not entry names here."""
+    from ebmbench import contracts
+    from ebmbench.registry import LoadConfig, load_registry
+
+    registry = load_registry(LoadConfig())
+    names = {n for kind in contracts.KINDS for n in registry.names(kind)}
+    vocabulary = {*contracts.MODEL_FAMILIES, *contracts.SAMPLER_STATS, *contracts.CURVE_NAMES, *contracts.GROUND_TRUTH}
+    found = {
+        (str(path.relative_to(CORE)), s)
+        for path in sorted(CORE.rglob("*.py"))
+        for s in _code_strings(path)
+        if s in names - vocabulary
+    }
+    assert found <= PENDING, sorted(found - PENDING)
