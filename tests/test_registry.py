@@ -430,7 +430,8 @@ def test_every_entry_has_provenance():
         for name, e in entries.items():
             n += 1
             # plus the metadata the report reads (a method's family, a task's image shape, ...)
-            expected = {"plugin", "dist", "version", "source_hash"} | set(report_metadata(kind, reg.get(kind, name).cls))
+            declared = set(report_metadata(kind, reg.get(kind, name).cls))
+            expected = {"plugin", "dist", "version", "source_hash"} | declared
             assert set(e) == expected, (kind, name)
             assert kind != "methods" or "family" in e  # the report colours by it
             assert e["plugin"], (kind, name)
