@@ -12,11 +12,30 @@ __all__ = ["catalog_markdown"]
 
 # per kind: the metadata fields shown beside the summary, in order
 FIELDS = {
-    "tasks": ("kind", "dim", "x_dim", "domain", "main_metric", "headline_metrics", "ground_truth", "tags"),
-    "models": ("family", "task_kinds", "latent"),
-    "methods": ("family", "model_families", "task_kinds"),
-    "samplers": (),
-    "metrics": ("direction", "task_kinds", "requires"),
+    "tasks": (
+        "kind",
+        "dim",
+        "x_dim",
+        "domain",
+        "main_metric",
+        "headline_metrics",
+        "ground_truth",
+        "tags",
+        "image_shape",
+    ),
+    "models": ("family", "task_kinds", "latent", "inverse_temperature_param"),
+    "methods": ("family", "model_families", "task_kinds", "inverse_temperature_param"),
+    "samplers": ("default_for_evaluation",),
+    "metrics": (
+        "direction",
+        "task_kinds",
+        "requires",
+        "max_dim",
+        "tolerance",
+        "curve_probe",
+        "unbiased_nonnegative",
+        "sampling_cost_per_sample",
+    ),
     "executors": (),
     "suites": ("suite_version", "profile", "metrics"),
 }
@@ -38,7 +57,8 @@ def _value(field: str, value: Any) -> str:
 
 def _entry(kind: str, e: dict[str, Any]) -> list[str]:
     lines = [f"### `{e['name']}`", "", " ".join(str(e.get("summary") or "").split()), ""]
-    facts = [(f, e[f]) for f in FIELDS.get(kind, ()) if f in e and e[f] not in (None, "")]
+    # a flag reads as a fact only where it is set: `curve probe: False` on 25 metrics is noise
+    facts = [(f, e[f]) for f in FIELDS.get(kind, ()) if f in e and e[f] not in (None, "") and e[f] is not False]
     facts.append(("source", e.get("reference") or "—"))
     facts.append(("plugin", f"`{e.get('plugin')}`"))
     lines += [f"* **{f.replace('_', ' ')}**: {_value(f, v) if f not in ('source', 'plugin') else v}" for f, v in facts]

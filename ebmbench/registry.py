@@ -29,7 +29,7 @@ import pluggy
 from ebmbench import hookspecs
 from ebmbench.contracts import KINDS as SCIENCE_KINDS
 from ebmbench.contract_checks import ContractError, check_entry
-from ebmbench.contracts import Component, Method, Metric, Task
+from ebmbench.contracts import Component, Method, Metric, Sampler, Task
 from ebmbench.executor_api import Executor
 from ebmbench.errors import PluginLoadError, UsageError, unknown_name
 from ebmbench.suite_api import Suite
@@ -161,6 +161,8 @@ class Entry:
                 unbiased_nonnegative=c.unbiased_nonnegative,
                 sampling_cost_per_sample=c.sampling_cost_per_sample,
             )
+        elif issubclass(c, Sampler):
+            info.update(default_for_evaluation="default_for_evaluation" in vars(c) and c.default_for_evaluation)
         elif issubclass(c, Suite):
             spec = c.to_json()
             info.update(suite_version=spec["version"], profile=spec["profile"], metrics=spec["metrics"])

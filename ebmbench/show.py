@@ -59,7 +59,20 @@ ROW_COLUMNS = ("cell_id", "task", "label", "rep", "status", "reason", "train_tim
 LABEL = "model/method"
 GAP = "   "  # between two columns
 MIN_LABEL = len(LABEL)  # model/method is never cut shorter than its header
-NEGATIVE_MMD2 = "mmd2 < 0: the unbiased MMD² estimator can dip below 0; read it as ≈ 0."
+
+
+def below_zero_note(metric: str) -> str:
+    """The note under a metric that declares `unbiased_nonnegative` and shows a mean < 0."""
+    return f"{metric} < 0: the unbiased estimator can dip below 0; read it as ≈ 0."
+
+
+def _unbiased(meta: dict, names) -> set[str]:
+    """The metrics among `names` declared `unbiased_nonnegative` (run.json, else the registry)."""
+    from ebmbench.report.data import entry_metadata
+
+    return {
+        m for m, flag in entry_metadata(meta, "metrics", list(names), "unbiased_nonnegative", False).items() if flag
+    }
 
 
 @dataclass
@@ -259,7 +272,7 @@ def _main_metric(meta, task: str, here: list[str], metrics: list[str]) -> str:
     return (ranked or here or metrics or [""])[0]
 
 
-def _task_board(frame, task, main, heads, others, agg, directions, all_columns) -> Board:
+def _task_board(frame, task, main, heads, others, agg, directions, all_columns, unbiased=frozenset()) -> Board:
     """The leaderboard of one task (module doc) from its full frame: the columns shown,
     their priority, the interval heading and the notes."""
     present = set(frame.columns)
@@ -270,8 +283,9 @@ def _task_board(frame, task, main, heads, others, agg, directions, all_columns) 
     extra = [*other_cols, "train s"]
     rows = agg[(agg["task"] == task) & agg["metric"].isin([main, *heads])]
     notes = {}
-    if "mmd2" in (main, *heads) and ((rows["metric"] == "mmd2") & (rows["mean"] < 0)).any():
-        notes[_header("mmd2", directions)] = NEGATIVE_MMD2
+    for m in unbiased & {main, *heads}:
+        if ((rows["metric"] == m) & (rows["mean"] < 0)).any():
+            notes[_header(m, directions)] = below_zero_note(m)
     finished = main_col in present
     title = f"{task} — ranked by {main_col} · {interval_heading(rows)}" if finished else f"{task} — no finished cells"
     return Board(
@@ -318,8 +332,8 @@ def _pivot_boards(df, meta, names, digits) -> list[Board]:
         label = table.index.name
         shown = table.reset_index()
         notes = {}
-        if name == "mmd2" and (rows["mean"] < 0).any():
-            notes = {c: NEGATIVE_MMD2 for c in shown.columns[1:]}
+        if (rows["mean"] < 0).any() and name in _unbiased(meta, [name]):
+            notes = {c: below_zero_note(name) for c in shown.columns[1:]}
         boards.append(
             Board(title, shown, list(shown.columns), [label], notes=notes, right=(), args=f" --metric {name}")
         )
@@ -344,7 +358,11 @@ def _boards(df, meta, task, metric, digits, all_columns) -> list[Board]:
     shown = {t: [*heads[t], *(others[t] if all_columns else [])] for t in tasks}
     agg = aggregate(df, list(dict.fromkeys(m for t in tasks for m in [mains[t], *shown[t]])))
     frames = leaderboards(df, mains, directions, shown, digits, agg=agg)
-    boards = [_task_board(frames[t], t, mains[t], heads[t], others[t], agg, directions, all_columns) for t in tasks]
+    negative = set(agg.loc[agg["mean"] < 0, "metric"])  # metadata looked up only when a note may be due
+    unbiased = _unbiased(meta, negative) if negative else set()
+    boards = [
+        _task_board(frames[t], t, mains[t], heads[t], others[t], agg, directions, all_columns, unbiased) for t in tasks
+    ]
     rank = _rank_board(df, meta)
     return boards + ([rank] if rank is not None else [])
 

@@ -85,10 +85,7 @@ def test_no_core_module_names_a_built_in_plugin():
 
 # core code that still names a built-in entry, with the change it needs (issue 12): the
 # owners of these files remove them; the test fails on any new one
-PENDING = {
-    ("execution/artifacts.py", "digits"),  # image_shape(): drop the name fallback, Task.image_shape is declared
-    ("show.py", "mmd2"),  # the note below zero: read run.json entries' unbiased_nonnegative
-}
+PENDING: set[tuple[str, str]] = set()
 
 
 def _code_strings(path: Path):

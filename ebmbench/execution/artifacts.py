@@ -50,13 +50,11 @@ COND_TRUE = 200  # true draws of y | x per condition
 def image_shape(task) -> tuple[int, int] | None:
     """(rows, cols) of the full image a task's y (plus x, for inpainting) forms, if any.
 
-    A task may declare `image_shape`; otherwise digits tasks (sklearn's 8x8 images)
-    are recognised by name. The full image must have as many pixels as y, or as x and
-    y together (x = the top rows, y = the rest, row-major).
+    A task declares `image_shape` (contracts.Task); none is ever guessed from its name.
+    The full image must have as many pixels as y, or as x and y together (x = the top
+    rows, y = the rest, row-major).
     """
     shape = getattr(task, "image_shape", None)
-    if shape is None and "digits" in task.name:
-        shape = (8, 8)
     if shape is None:
         return None
     pixels = int(shape[0]) * int(shape[1])

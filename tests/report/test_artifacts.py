@@ -48,10 +48,12 @@ class Rings(ebmbench.Task):
 
 class Digits(ebmbench.Task):
     name, kind, dim, domain, main_metric = "digits", "unconditional", 64, ((0.0, 1.0),) * 64, "fid"
+    image_shape = (8, 8)
 
 
 class Inpaint(ebmbench.Task):
     name, kind, dim, x_dim, domain, main_metric = "digits-inpaint", "conditional", 32, 32, ((0.0, 1.0),) * 32, "mse"
+    image_shape = (8, 8)  # of x and y together: x the top rows
 
 
 class Energy(torch.nn.Module):
@@ -140,6 +142,8 @@ def test_inpainting_finds_the_minimum():
     np.testing.assert_allclose(out["inpaint_pred"], x[:8].numpy(), atol=1e-3)
     assert out["nearest"].shape == (8, 64)
     assert image_shape(Inpaint()) == (8, 8) and image_shape(Plane()) is None
+    undeclared = type("Undeclared", (Digits,), {"image_shape": None})
+    assert image_shape(undeclared()) is None  # named "digits", 64 pixels: still no image without the field
 
 
 def test_store_round_trip_without_pickle(tmp_path):
