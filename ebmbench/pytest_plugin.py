@@ -11,6 +11,9 @@ regression. In a test of one's own, the `ebmbench_regression` fixture does the s
     def test_no_regression(ebmbench_regression):
         ebmbench_regression("mysuite", "results/baselines/mysuite.json")
 
+The conformance kit (`ebmbench.testing.conformance_suite`) is parametrised here too: a
+test function it made gets one case per entry and check.
+
 Nothing here is imported before a test asks for it, so installing ebmbench costs other
 projects' pytest runs nothing.
 """
@@ -81,6 +84,11 @@ def pytest_addoption(parser):
 
 
 def pytest_configure(config):
+    # the conformance kit's marker (ebmbench.testing.conformance_suite); `slow` marks its
+    # smoke-cell checks, registered here too so an author's project need not declare it
+    config.addinivalue_line("markers", "ebmbench_conformance(config): parametrised by the ebmbench conformance kit")
+    if not any(line.split(":")[0].strip() == "slow" for line in config.getini("markers")):
+        config.addinivalue_line("markers", "slow: ebmbench conformance checks that run whole smoke-profile cells")
     suite, baseline = config.getoption("--ebmbench-suite"), config.getoption("--ebmbench-baseline")
     if (suite is None) != (baseline is None):
         raise pytest.UsageError("--ebmbench-suite and --ebmbench-baseline go together")
@@ -115,6 +123,21 @@ def pytest_collection_modifyitems(session, config, items):
     suite = config.getoption("--ebmbench-suite")
     if suite is not None:
         items.append(RegressionItem.from_parent(session, name=f"ebmbench-regression[{suite}]"))
+
+
+def pytest_generate_tests(metafunc):
+    """One test per case of the conformance kit, for a function conformance_suite() made."""
+    marker = metafunc.definition.get_closest_marker("ebmbench_conformance")
+    if marker is None or "ebmbench_case" not in metafunc.fixturenames:
+        return
+    from ebmbench.testing import kit_for
+
+    params = []
+    for case in kit_for(marker.args[0]).cases():
+        marks = [pytest.mark.slow] if case.slow else []
+        marks += [pytest.mark.skip(reason=case.skip)] if case.skip else []
+        params.append(pytest.param(case, id=case.id, marks=marks))
+    metafunc.parametrize("ebmbench_case", params)
 
 
 @pytest.fixture
