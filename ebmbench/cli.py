@@ -385,6 +385,25 @@ def _print_listing(console, kind: str, entries: list[dict], columns: tuple[str, 
 
 
 # ---------------------------------------------------------------------- plugins
+@cli.command("new-plugin")
+@click.argument("name")
+@click.option(
+    "--kind",
+    type=click.Choice(("task", "model", "method", "sampler", "metric")),
+    default="task",
+    show_default=True,
+    help="The example entry the package starts with.",
+)
+@click.option("--out", "out_dir", default=".", show_default=True, type=click.Path(file_okay=False), help="Parent dir.")
+def new_plugin_cmd(name, kind, out_dir):
+    """Write a plugin package NAME: pyproject with the entry point, one working example,
+    tests using the conformance kit, README (see ebmbench/scaffold.py)."""
+    from ebmbench.scaffold import new_plugin
+
+    target = new_plugin(name, kind, out_dir)
+    click.echo(f"wrote {shown_path(target)}: pip install -e {shown_path(target)} && pytest {shown_path(target)}")
+
+
 @cli.command("plugins")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @plugin_options

@@ -71,7 +71,9 @@ def check_task_data(kit, name: str) -> None:
 
 
 def _arrays(data):
-    return [getattr(data, s).y for s in ("train", "val", "test")] + [getattr(data, s).x for s in ("train", "val", "test")]
+    return [getattr(data, s).y for s in ("train", "val", "test")] + [
+        getattr(data, s).x for s in ("train", "val", "test")
+    ]
 
 
 def _noise(task, n: int, seed: int):
@@ -230,7 +232,9 @@ def check_sampler(kit, name: str) -> None:
     def run(seed: int, global_seed: int):
         seed_global_rngs(global_seed)
         g = make_generator(seed)
-        out = watched(f"sampler {name}.sample()", kit.make("samplers", name, **params).sample, energy, init, g, domain=domain)
+        out = watched(
+            f"sampler {name}.sample()", kit.make("samplers", name, **params).sample, energy, init, g, domain=domain
+        )
         return out, g
 
     r, g = run(5, 1)
@@ -241,11 +245,17 @@ def check_sampler(kit, name: str) -> None:
     assert torch.isfinite(s).all(), "non-finite samples"
     assert torch.equal(init, keep), "sample() modified init in place"
     assert ((s >= domain[:, 0] - 1e-6) & (s <= domain[:, 1] + 1e-6)).all(), "samples leave the given domain"
-    bad = {k: v for k, v in r.stats.items() if not isinstance(k, str) or isinstance(v, bool) or not isinstance(v, int | float)}
+    bad = {
+        k: v
+        for k, v in r.stats.items()
+        if not isinstance(k, str) or isinstance(v, bool) or not isinstance(v, int | float)
+    }
     assert not bad, f"stats must map names to Python floats, got {bad}"
     assert "grad_evals" in r.stats and r.stats["grad_evals"] >= 0, "stats must report grad_evals (0.0 if none)"
     e0, e1 = float(energy(init).mean()), float(energy(s).mean())
-    assert math.isfinite(e1) and e1 < 0.75 * e0, f"mean energy went from {e0:.2f} to {e1:.2f}: chains do not move to the mode"
+    assert math.isfinite(e1) and e1 < 0.75 * e0, (
+        f"mean energy went from {e0:.2f} to {e1:.2f}: chains do not move to the mode"
+    )
     again, _ = run(5, 2)
     assert same_value(s, again.samples), "the same generator seed gave other samples"
     if drew(g, 5):

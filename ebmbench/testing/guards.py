@@ -21,7 +21,12 @@ __all__ = [
     "RngSnapshot",
     "rng_snapshot",
     "rng_restore",
-    "rng_changes", "seed_global_rngs", "RngFinding", "SpyRegistry", "same_value"]
+    "rng_changes",
+    "seed_global_rngs",
+    "RngFinding",
+    "SpyRegistry",
+    "same_value",
+]
 
 # The methods of an entry that do the work, by kind; `build` may touch the global RNG
 # (constructing an nn.Linear draws its default init, which a plugin then overwrites,
@@ -155,7 +160,10 @@ def same_value(a: Any, b: Any) -> bool:
     if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
         if not (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor)) or a.shape != b.shape:
             return False
-        return bool(torch.equal(a, b) or (torch.isnan(a).eq(torch.isnan(b)).all() and torch.equal(a.nan_to_num(), b.nan_to_num())))
+        return bool(
+            torch.equal(a, b)
+            or (torch.isnan(a).eq(torch.isnan(b)).all() and torch.equal(a.nan_to_num(), b.nan_to_num()))
+        )
     if isinstance(a, float) and isinstance(b, float):
         return a == b or (math.isnan(a) and math.isnan(b))
     if isinstance(a, dict) and isinstance(b, dict):

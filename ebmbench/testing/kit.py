@@ -203,12 +203,22 @@ class Kit:
         plugins = self.plugins()
         if not plugins:
             known = ", ".join(sorted({p.dist or p.name for p in self.registry.plugins}))
-            out.append(Case(f"plugin:{self.config.select}:loads", _fail(f"no loaded plugin matches {self.config.select!r} (loaded: {known})")))
+            out.append(
+                Case(
+                    f"plugin:{self.config.select}:loads",
+                    _fail(f"no loaded plugin matches {self.config.select!r} (loaded: {known})"),
+                )
+            )
         for p in plugins:
             if p.status == "failed":
                 add("plugin", p.name, "loads", _fail(f"plugin {p.name} failed to load: {p.error}"))
             elif p.status == "loaded" and not p.entries:
-                add("plugin", p.name, "loads", _fail(f"plugin {p.name} registered nothing: are its hooks @ebmbench.hookimpl?"))
+                add(
+                    "plugin",
+                    p.name,
+                    "loads",
+                    _fail(f"plugin {p.name} registered nothing: are its hooks @ebmbench.hookimpl?"),
+                )
         for kind in SCIENCE_KINDS:
             for name in self.own(kind):
                 add(kind, name, "metadata", lambda k=kind, n=name: check_metadata(self, k, n))
