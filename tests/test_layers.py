@@ -36,8 +36,20 @@ LAYERS = [
         ("ebmbench.show", "ebmbench.summary", "ebmbench.report", "ebmbench.compare_view", "ebmbench.catalog"),
     ),
     # ebmbench.api (run, load) is the command line called in-process; the package root
-    # re-exports it by name through a module __getattr__, without importing it
-    ("cli", ("ebmbench.cli", "ebmbench.config", "ebmbench.__main__", "ebmbench.pytest_plugin", "ebmbench.api")),
+    # re-exports it by name through a module __getattr__, without importing it. The
+    # conformance kit (ebmbench.testing) drives cells like `run` does: a top-layer tool.
+    (
+        "cli",
+        (
+            "ebmbench.cli",
+            "ebmbench.config",
+            "ebmbench.__main__",
+            "ebmbench.pytest_plugin",
+            "ebmbench.api",
+            "ebmbench.testing",
+            "ebmbench.scaffold",
+        ),
+    ),
 ]
 
 

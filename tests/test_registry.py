@@ -564,8 +564,8 @@ def test_the_default_evaluation_sampler_is_declared_by_a_sampler_plugin():
     that needs samples fails alone (metric_errors), with a message saying why."""
     from ebmbench.registry import LoadConfig, load_registry
 
-    assert load_registry(LoadConfig()).default_sampler() == "langevin"
-    blocked = load_registry(LoadConfig(disabled=("samplers.langevin",)))
+    assert load_registry(LoadConfig()).default_sampler() == "sir_mala"
+    blocked = load_registry(LoadConfig(disabled=("samplers.metropolis",)))
     with pytest.raises(RuntimeError, match="no loaded sampler declares default_for_evaluation"):
         blocked.default_sampler()
     langevin = load_registry(LoadConfig()).get("samplers", "langevin").cls

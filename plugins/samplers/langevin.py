@@ -75,7 +75,6 @@ def _leaf(init):
 
 class Langevin(GradientSampler):
     name = "langevin"
-    default_for_evaluation = True  # what methods without a sampler of their own are sampled with
     summary = "unadjusted Langevin (ULA); step and noise set separately, reports T"
     reference = "Welling & Teh 2011; decoupled step/noise as in Du & Mordatch 2019"
     params = {

@@ -21,6 +21,7 @@ evaluation and an HMC iteration L.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 from ebmbench_plugins.samplers._base import (
@@ -35,7 +36,7 @@ from ebmbench.lazy import lazy_import
 
 torch = lazy_import("torch")
 
-__all__ = ["MALA", "HMC"]
+__all__ = ["MALA", "ResampledMALA", "HMC", "importance_resample"]
 
 
 def _accept(log_ratio, generator):
@@ -58,19 +59,34 @@ class MALA(GradientSampler):
         "steps": ebmbench.Param(100, "number of MALA steps", low=0),
         "step": ebmbench.Param(0.01, "Langevin step eta (width-8 domain, scaled by width^2)", low=0, low_open=True),
         "temperature": ebmbench.Param(1.0, "target exp(-E / T)", low=1e-6),
+        "target_acceptance": ebmbench.Param(
+            0.0,
+            "adapt the step toward this mean acceptance during burn-in (0 = fixed step)",
+            low=0,
+            high=1,
+            high_open=True,
+        ),
+        "burn_in": ebmbench.Param(0.5, "fraction of the steps that adapt the step; frozen after", low=0, high=1),
+        "resample_init": ebmbench.Param(
+            0, "start from importance resampling of this many uniform points per chain (0 = off)", low=0
+        ),
         **COMMON_PARAMS,
     }
 
     def sample(self, energy, init, generator, *, domain=None):
         eta = self.p["step"] * self.width_ratio(domain) ** 2
+        target = self.p["target_acceptance"]
+        burn_in = round(self.p["burn_in"] * self.p["steps"]) if target > 0 else 0
         inv_t = 1.0 / self.p["temperature"]
         clip = self.p["grad_clip"]
         lo, hi = self.bounds(domain)
         noise = math.sqrt(2 * eta)
-        y = init.detach().clone()
+        y, init_ess = init.detach().clone(), math.nan
+        if self.p["resample_init"] > 0 and domain is not None:
+            y, init_ess = importance_resample(energy, y, self.p["resample_init"], inv_t, domain, generator)
         e, g = energy_and_grad(energy, y, clip)
         accepted = torch.zeros((), device=y.device)
-        for _ in range(self.p["steps"]):
+        for t in range(self.p["steps"]):
             with torch.no_grad():
                 mean_fwd = y - (eta * inv_t) * g
                 prop = mean_fwd + noise * torch.randn(y.shape, generator=generator, device=y.device)
@@ -82,15 +98,71 @@ class MALA(GradientSampler):
                 log_ratio = (e - e_new) * inv_t + log_q_bwd - log_q_fwd
                 acc = _accept(log_ratio, generator) & inside(prop, lo, hi) & torch.isfinite(e_new)
                 y, e, g = _keep(acc, prop, y), _keep(acc, e_new, e), _keep(acc, g_new, g)
-                accepted += acc.float().mean()
+                rate = acc.float().mean()
+                if t >= burn_in:
+                    accepted += rate
+            if t < burn_in:
+                # Robbins-Monro on log(step) with the acceptance averaged over all chains (one
+                # number per step, so a host sync per step): larger steps where too many moves
+                # pass, smaller where too few. Frozen after burn-in, so the chain that makes
+                # the samples is a plain MALA chain with one fixed step: exact for pi.
+                eta *= math.exp(2.0 * (float(rate) - target) / math.sqrt(1 + t / 10))
+                noise = math.sqrt(2 * eta)
         steps = self.p["steps"]
+        kept = steps - burn_in  # the acceptance of the fixed-step chain, after burn-in
         stats = {
             "grad_evals": float((steps + 1) * init.shape[0]),
-            "acceptance": float(accepted) / steps if steps else math.nan,
+            "acceptance": float(accepted) / kept if kept else math.nan,
             "temperature": self.p["temperature"],
             "step": eta,
         }
+        if self.p["resample_init"] > 0 and domain is not None:
+            stats["init_ess"] = init_ess  # below the number of chains: the starts stayed uniform
+            stats["energy_evals"] = float(self.p["resample_init"] * init.shape[0])
         return ebmbench.SampleResult(y.detach(), stats)
+
+
+def importance_resample(energy, init, per_chain: int, inv_t: float, domain, generator, block: int = 8192):
+    """(starts, ESS): n chains' starts drawn from exp(-E / T) restricted to the domain box by
+    sampling-importance-resampling (Rubin 1988) of `per_chain` x n uniform points — exact as
+    the pool grows, whatever the modes, where local moves from uniform starts keep the
+    weights of the basins they happened to start in. With effective sample size below n
+    (high dimension: the weights degenerate onto a few points) the uniform `init` is kept."""
+    n, lo, hi = init.shape[0], domain[:, 0].to(init), domain[:, 1].to(init)
+    pool = lo + torch.rand((n * per_chain, init.shape[1]), generator=generator, device=init.device) * (hi - lo)
+    with torch.no_grad():
+        log_w = torch.cat([-energy(blk).detach() * inv_t for blk in pool.split(block)])
+        log_w = torch.where(torch.isfinite(log_w), log_w, torch.full_like(log_w, -math.inf))
+        w = torch.softmax(log_w.double(), 0)
+        ess = float(1.0 / w.pow(2).sum()) if torch.isfinite(w).all() else 0.0
+    if not ess >= n:
+        return init, ess
+    idx = torch.multinomial(w, n, replacement=True, generator=generator)
+    return pool[idx].clone(), ess
+
+
+class ResampledMALA(MALA):
+    """The evaluation sampler of methods that choose none: it must measure the model, not
+    itself. Unadjusted Langevin at a fixed step spreads an exact rings energy to 2.7x its
+    radial width, and chains from uniform starts keep the weights of the basins they
+    started in. Here the starts are importance-resampled from exp(-E) on the domain (exact
+    as the pool grows; in 2-D a pool of 20 points per chain suffices) and MALA, with its
+    step adapted to 57 % acceptance during burn-in and frozen after, keeps the chains
+    exactly on target while it decorrelates the duplicated starts. On the exact energies
+    of the seven 2-D tasks its precision, recall, density and coverage match those of
+    true samples (tests/plugins/test_samplers.py). Where the resampling weights degenerate
+    (dimension 64: effective sample size below the number of chains) the starts stay
+    uniform and only the adapted MALA runs; `init_ess` in the stats tells which."""
+
+    name = "sir_mala"
+    default_for_evaluation = True  # what methods without a sampler of their own are sampled with
+    summary = "importance-resampled starts + MALA with its step adapted during burn-in; exact, mixes modes"
+    reference = "Rubin 1988 (sampling-importance-resampling); Roberts & Rosenthal 1998 (MALA at 0.574)"
+    params = {
+        **MALA.params,
+        "target_acceptance": dataclasses.replace(MALA.params["target_acceptance"], default=0.574),
+        "resample_init": dataclasses.replace(MALA.params["resample_init"], default=20),
+    }
 
 
 class HMC(GradientSampler):
@@ -144,4 +216,5 @@ class HMC(GradientSampler):
 @ebmbench.hookimpl
 def ebmbench_register_samplers(register):
     register(MALA)
+    register(ResampledMALA)
     register(HMC)

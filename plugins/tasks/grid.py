@@ -88,7 +88,7 @@ def grid_interpolate(values, y, outside: float = 0.0):
     lo, hi = GRID_DOMAIN
     h = grid_step(res)
     v = values.to(device=y.device, dtype=torch.float64)
-    yd = y.detach().to(torch.float64)
+    yd = y.to(torch.float64)  # differentiable in y (samplers of an oracle energy need the gradient)
     u = ((yd - lo) / h - 0.5).clamp(0, res - 1)  # fractional index of the centre grid
     i0 = u.floor().long().clamp(0, res - 2)
     t = u - i0
