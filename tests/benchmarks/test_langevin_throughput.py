@@ -62,6 +62,7 @@ def test_langevin_matches_the_raw_loop_exactly(setup):
 
 
 @pytest.mark.slow  # ~8 s: 2 x 15 interleaved rounds of 100 steps on 1 024 chains
+@pytest.mark.bench
 def test_langevin_throughput(setup, benchmark):
     model, init = setup
     sampler = Langevin(steps=STEPS, step=STEP, scale_to_domain=False)

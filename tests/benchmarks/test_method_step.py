@@ -40,7 +40,7 @@ from ebmbench.context import TrainContext
 from ebmbench.profiles import get_profile
 from ebmbench.registry import LoadConfig, load_registry
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.bench]
 REGISTRY = load_registry(LoadConfig())
 K = 10  # optimiser steps per timed run
 PROFILE = dataclasses.replace(get_profile("quick"), train_steps=K, curve_probes=0)

@@ -30,7 +30,7 @@ from ebmbench.registry import LoadConfig, load_registry
 from ebmbench.results.store import RunStore
 from ebmbench.runner import execute
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.bench]
 ROUNDS = 3
 
 

@@ -27,7 +27,7 @@ import torch
 from ebmbench.profiles import get_profile
 from ebmbench.registry import LoadConfig, load_registry
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.bench]
 REGISTRY = load_registry(LoadConfig())
 CHAINS, STEPS = 1024, 50
 BUDGET_S = 1.0  # timed rounds per benchmark, roughly

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 from support import invoke
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.bench]
 
 
 def test_report_build_speed(benchmark, synthetic_run, tmp_path):
