@@ -122,10 +122,14 @@ class GLOEnergy(nn.Module):
         m, v = torch.zeros_like(z), torch.zeros_like(z)
         b1, b2, eps = 0.9, 0.999, 1e-8
         for it in range(self.infer_steps + 1):
-            with torch.enable_grad():
-                z.requires_grad_(True)
-                e = self.latent_energy(yy, z)
-                (grad,) = torch.autograd.grad(e.sum(), z)
+            if it == self.infer_steps:  # the last iterate is only scored: no gradient to pay for
+                with torch.no_grad():
+                    e = self.latent_energy(yy, z)
+            else:
+                with torch.enable_grad():
+                    z.requires_grad_(True)
+                    e = self.latent_energy(yy, z)
+                    (grad,) = torch.autograd.grad(e.sum(), z)
             with torch.no_grad():
                 z = z.detach()
                 better = e.detach() < best_e  # keep the best iterate: Adam need not descend monotonically
