@@ -107,7 +107,9 @@ METHOD_FAMILIES: dict[str, str] = {
 # Open: a new architecture with a special structure brings a new family (a lowercase
 # identifier, `^[a-z][a-z0-9_]*$`) and the methods that know it; a near-miss of a
 # built-in family is refused as a typo. A plain differentiable energy should be "neural".
-ModelFamily = Literal["neural", "prototype", "linear", "dictionary", "glo", "autoencoder", "rbm", "latent_grid"]
+ModelFamily = Literal[
+    "neural", "prototype", "linear", "dictionary", "glo", "autoencoder", "rbm", "latent_grid", "oracle", "density"
+]
 MODEL_FAMILIES: dict[str, str] = {
     "neural": "any module trained by gradients on any loss (the default of models and methods)",
     "prototype": "an energy from the distance to K prototypes (K-means)",
@@ -117,6 +119,8 @@ MODEL_FAMILIES: dict[str, str] = {
     "autoencoder": "the reconstruction error of an encoder/decoder pair",
     "rbm": "a binary restricted Boltzmann machine: free energy over a bipartite hidden layer",
     "latent_grid": "E(x, y, z) with z on a fixed grid of K values; F = min (F_inf) or soft-min (F_beta) over z",
+    "oracle": "the task's own -log p (exact or reference density): the floor of every metric; trained by nothing",
+    "density": "a normalised density fitted in closed form by a baseline method (KDE, Gaussian)",
 }
 
 Direction = Literal["higher", "lower", "none"]

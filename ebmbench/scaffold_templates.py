@@ -8,7 +8,7 @@ Placeholders: $dist (distribution), $pkg (import package), $kind, $entry (entry 
 
 __all__ = ["PYPROJECT", "README", "CONFORMANCE_TEST", "MODULES", "TESTS", "ENTRY_BASE"]
 
-ENTRY_BASE = {"task": "ring", "model": "quadratic", "method": "dsm", "sampler": "ula", "metric": "logp_corr"}
+ENTRY_BASE = {"task": "ring", "model": "quadratic", "method": "denoise", "sampler": "ula", "metric": "logp_corr"}
 
 PYPROJECT = """[build-system]
 requires = ["setuptools>=61"]

@@ -1,11 +1,11 @@
-"""Baseline rows (issue 11): the oracle's `none`, and the density estimators `kde` and `gaussian`.
+"""Baseline rows (issue 11): the oracle's `given`, and the density estimators `kde` and `gaussian`.
 
 Family "baseline": reference estimators, not EBM training methods. They run through the
 same cells as every method (same split, seeds, evaluation sampler and metrics), so a
 leaderboard answers "does this EBM beat the truth / a tuned KDE / one Gaussian?" in one
 table (docs/science.md §5, reference figures).
 
-* `none` trains nothing: it evaluates the `oracle` model (the task's own -log p) as built.
+* `given` trains nothing: it evaluates the `oracle` model (the task's own -log p) as built.
 * `kde` fits a Gaussian KDE to the training split, E = -log (1/n) sum_i N(y; y_i, h^2 I).
   The bandwidth h (data units, scikit-learn's KernelDensity convention) maximises the
   mean log-likelihood of the *validation* split: a coarse log-spaced grid over
@@ -50,7 +50,7 @@ def _log_fit(ctx, model, data, **extra):
 
 
 class NoTraining(ebmbench.Method):
-    name = "none"
+    name = "given"
     family = "baseline"
     model_families = frozenset({"oracle"})  # the oracle's energy is fixed at build: nothing to train
     summary = "trains nothing: evaluates the model as built (the oracle's row)"

@@ -1,7 +1,7 @@
 """The `oracle` model: the task's own law as an energy, E(y, x) = -log p(y | x) (issue 11).
 
 Run through exactly the same evaluation as every method (`ebmbench run -m oracle`, trained
-by the method `none`, plugins/methods/baselines.py), it is the floor of each metric on
+by the method `given`, plugins/methods/baselines.py), it is the floor of each metric on
 that split: the grid NLL of the truth, the sample metrics the evaluation sampler reaches
 on the exact energy (a sampler that distorts the oracle measures itself, not the model),
 the inference error of the true conditional law. It is a plain energy (not latent): the
@@ -61,7 +61,7 @@ def _log_floor(task) -> float:
 
 class Oracle(ebmbench.Model):
     name = "oracle"
-    family = "oracle"  # trained only by the method `none`: nothing to fit
+    family = "oracle"  # trained only by the method `given`: nothing to fit
     summary = "the task's own -log p(y | x) (exact, reference grid, or known conditional law): each metric's floor"
     reference = "docs/science.md §5; issue 11 (oracle rows)"
 

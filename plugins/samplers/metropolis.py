@@ -122,23 +122,39 @@ class MALA(GradientSampler):
         return ebmbench.SampleResult(y.detach(), stats)
 
 
-def importance_resample(energy, init, per_chain: int, inv_t: float, domain, generator, block: int = 8192):
-    """(starts, ESS): n chains' starts drawn from exp(-E / T) restricted to the domain box by
-    sampling-importance-resampling (Rubin 1988) of `per_chain` x n uniform points — exact as
-    the pool grows, whatever the modes, where local moves from uniform starts keep the
-    weights of the basins they happened to start in. With effective sample size below n
-    (high dimension: the weights degenerate onto a few points) the uniform `init` is kept."""
-    n, lo, hi = init.shape[0], domain[:, 0].to(init), domain[:, 1].to(init)
-    pool = lo + torch.rand((n * per_chain, init.shape[1]), generator=generator, device=init.device) * (hi - lo)
+def importance_resample(energy, init, per_chain: int, inv_t: float, domain, generator):
+    """(starts, ESS): chains' starts drawn from exp(-E / T) restricted to the domain box by
+    sampling-importance-resampling (Rubin 1988) of `per_chain` uniform points per chain —
+    exact as the pool grows, whatever the modes, where local moves from uniform starts keep
+    the weights of the basins they happened to start in.
+
+    The energy is evaluated on blocks of exactly n rows, row i for chain i, so a
+    conditional energy (rows aligned with their conditions x) is always called as the
+    sampler contract says. Only when the energy says it is unconditional (`energy.x is
+    None`, as EvalContext.energy_fn marks it) are the rows exchangeable: then the n starts
+    are resampled from the whole pool, and with an effective sample size below n (high
+    dimension: the weights degenerate onto a few points) the uniform `init` is kept.
+    Otherwise each chain picks one of its own candidates (ESS: the mean over chains).
+    """
+    n, d = init.shape
+    lo, hi = domain[:, 0].to(init), domain[:, 1].to(init)
+    pool = lo + torch.rand((per_chain, n, d), generator=generator, device=init.device) * (hi - lo)
     with torch.no_grad():
-        log_w = torch.cat([-energy(blk).detach() * inv_t for blk in pool.split(block)])
+        log_w = torch.stack([-energy(block).detach().double() * inv_t for block in pool])  # [per_chain, n]
         log_w = torch.where(torch.isfinite(log_w), log_w, torch.full_like(log_w, -math.inf))
-        w = torch.softmax(log_w.double(), 0)
+    if getattr(energy, "x", False) is None:  # exchangeable rows: one pool for all chains
+        w = torch.softmax(log_w.flatten(), 0)
         ess = float(1.0 / w.pow(2).sum()) if torch.isfinite(w).all() else 0.0
-    if not ess >= n:
-        return init, ess
-    idx = torch.multinomial(w, n, replacement=True, generator=generator)
-    return pool[idx].clone(), ess
+        if not ess >= n:
+            return init, ess
+        idx = torch.multinomial(w, n, replacement=True, generator=generator)
+        return pool.reshape(-1, d)[idx].clone(), ess
+    w = torch.softmax(log_w, 0)  # per chain, over its own candidates
+    if not torch.isfinite(w).all():  # a chain whose candidates all have infinite energy
+        w = torch.where(torch.isfinite(w), w, torch.full_like(w, 1.0 / per_chain))
+    pick = torch.multinomial(w.T, 1, generator=generator).squeeze(1)
+    ess = float((1.0 / w.pow(2).sum(0)).mean())
+    return pool[pick, torch.arange(n, device=init.device)].clone(), ess
 
 
 class ResampledMALA(MALA):

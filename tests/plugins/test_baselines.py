@@ -146,16 +146,16 @@ def test_baselines_run_beside_the_oracle(tmp_path):
     df = ebmbench.run(
         tasks="8gaussians",
         models=["oracle", "density"],
-        methods=["none", "kde", "gaussian"],
+        methods=["given", "kde", "gaussian"],
         seeds=1,
         profile="smoke",
         metrics=["nll_grid"],
         out=tmp_path,
     )
     rows = df.set_index("label")
-    assert set(rows.loc[["oracle/none", "density/kde", "density/gaussian"], "status"]) == {"done"}
+    assert set(rows.loc[["oracle/given", "density/kde", "density/gaussian"], "status"]) == {"done"}
     nll = rows["nll_grid"]
     # the truth < a tuned KDE < one Gaussian (the failure level, ~4.25: docs/science.md §5)
-    assert nll["oracle/none"] < nll["density/kde"] < nll["density/gaussian"]
+    assert nll["oracle/given"] < nll["density/kde"] < nll["density/gaussian"]
     assert nll["density/gaussian"] == pytest.approx(4.25, abs=0.15)
-    assert nll["oracle/none"] == pytest.approx(2.832, abs=0.15)  # 500 test points: se ~0.04
+    assert nll["oracle/given"] == pytest.approx(2.832, abs=0.15)  # 500 test points: se ~0.04

@@ -39,9 +39,9 @@ def test_law_per_task_and_reasons():
     assert Oracle().compatible(Horn()) is None
     reason = Oracle().compatible(Digits())
     assert "digits has no exact log_density, no reference density and no known conditional law" in reason
-    # `none` trains only the oracle; the oracle is trained by nothing else
+    # `given` trains only the oracle; the oracle is trained by nothing else
     assert NoTraining().compatible(Oracle(), toy2d.Rings()) is None
-    assert "none trains oracle models, mlp is neural" in NoTraining().compatible(MLP(), toy2d.Rings())
+    assert "given trains oracle models, mlp is neural" in NoTraining().compatible(MLP(), toy2d.Rings())
 
 
 # ---------------------------------------------------------------- unconditional laws
@@ -182,7 +182,7 @@ def test_oracle_runs_through_the_same_evaluation(tmp_path):
     df = ebmbench.run(
         tasks=["rings", "horn", "branches", "digits"],
         models="oracle",
-        methods=["none", "kde"],
+        methods=["given", "kde"],
         seeds=1,
         profile="smoke",
         metrics=["nll_grid", "mmd2", "inference_error"],
@@ -190,8 +190,8 @@ def test_oracle_runs_through_the_same_evaluation(tmp_path):
     )
     rows = df.set_index(["task", "label"])
     for task in ("rings", "horn", "branches"):
-        assert rows.loc[(task, "oracle/none"), "status"] == "done", rows.loc[(task, "oracle/none")].get("reason")
-    assert rows.loc[("digits", "oracle/none"), "status"] == "skipped"
-    assert "no exact log_density" in rows.loc[("digits", "oracle/none"), "reason"]
+        assert rows.loc[(task, "oracle/given"), "status"] == "done", rows.loc[(task, "oracle/given")].get("reason")
+    assert rows.loc[("digits", "oracle/given"), "status"] == "skipped"
+    assert "no exact log_density" in rows.loc[("digits", "oracle/given"), "reason"]
     assert "kde trains density models, oracle is oracle" in rows.loc[("rings", "oracle/kde"), "reason"]
-    assert abs(rows.loc[("rings", "oracle/none"), "nll_grid"] - 2.6232) < 0.15  # 500 test points: se ~0.04
+    assert abs(rows.loc[("rings", "oracle/given"), "nll_grid"] - 2.6232) < 0.15  # 500 test points: se ~0.04
