@@ -91,15 +91,37 @@ def effective_sample_size(chains) -> float:
 
 
 # --------------------------------------------------------------------- the chain
+def kernel_params(ctx, declared) -> dict:
+    """Parameters that make a one-step call of the evaluation sampler its transition kernel.
+
+    A sampler that replaces its starts (`resample_init`, sir_mala) would restart every
+    recorded chain from a fresh draw at every step — an ESS of nothing and 20 energy
+    evaluations per chain per step — and one that adapts its step during burn-in would not
+    adapt in a single step. So the chain runs with the starts kept and the step the model's
+    sample chains settled on (their `step` stat, already scaled to the domain)."""
+    out = {}
+    if "resample_init" in declared:
+        out["resample_init"] = 0
+    if "target_acceptance" in declared:
+        out["target_acceptance"] = 0.0
+        step = ctx.samples().stats.get("step")
+        if step is not None and "step" in declared and step > 0 and math.isfinite(step):
+            out["step"] = float(step)
+            if "scale_to_domain" in declared:
+                out["scale_to_domain"] = False
+    return out
+
+
 def record_chain(ctx, chains: int, steps: int, warmup: int):
     """Run the method's sampler one step per call; return (states [chains, steps, d], seconds).
 
     The time counts the kept steps only.
     """
     name, params = ctx.eval_sampler()
-    if "steps" not in ctx.registry.get("samplers", name).cls.params:
+    declared = ctx.registry.get("samplers", name).cls.params
+    if "steps" not in declared:
         raise ValueError(f"sampler {name!r} has no 'steps' parameter: its chain cannot be recorded")
-    sampler = ctx.sampler(name, **{**params, "steps": 1})
+    sampler = ctx.sampler(name, **{**params, **kernel_params(ctx, declared), "steps": 1})
     test = ctx.data.test
     k = min(chains, len(test))
     y = test.y[:k].clone()
