@@ -201,6 +201,37 @@ def test_metropolis_sampler_acceptance_and_chain(registry):
     assert math.isfinite(ess) and ess > 0
 
 
+def test_a_resampling_sampler_is_recorded_as_its_kernel(registry):
+    """The default evaluation sampler replaces its starts (importance resampling) and adapts
+    its step: a one-step call as such would restart every chain at every step (lag-1
+    correlation ~0, an ESS of nothing). Recorded as its transition kernel — starts kept,
+    the step the sample chains settled on — the chain moves a little per step."""
+
+    class Default(ULA):
+        def sampler(self):
+            return None, {}
+
+    ctx = make_ctx(registry, Default())
+    ctx.task.domain = ((-5.0, 5.0), (-5.0, 5.0))  # where the resampling pool can find the mass
+    assert ctx.eval_sampler()[0] == registry.default_sampler() == "sir_mala"
+    settled = ctx.samples().stats["step"]
+    states, _ = record_chain(ctx, chains=128, steps=100, warmup=5)
+
+    def lag1(states):
+        x = states.double().numpy()
+        return np.mean([np.corrcoef(x[c, :-1, 0], x[c, 1:, 0])[0, 1] for c in range(x.shape[0])])
+
+    # as the one-step call would run it unchanged: every step a fresh draw
+    naive = ctx.sampler("sir_mala", steps=1)
+    y, g, restarts = ctx.data.test.y[:128].clone(), torch.Generator().manual_seed(1), []
+    for _ in range(100):
+        y = naive.sample(ctx.energy_fn(), y, g, domain=ctx.domain()).samples
+        restarts.append(y)
+    assert abs(lag1(torch.stack(restarts, 1))) < 0.05
+    assert lag1(states) > 0.1, lag1(states)  # a Markov chain: each state depends on the last
+    assert 0.1 < settled < 10
+
+
 def test_registered_directions(registry):
     got = {
         n: registry.get("metrics", n).cls.direction
