@@ -394,7 +394,14 @@ def _print_listing(console, kind: str, entries: list[dict], columns: tuple[str, 
     show_default=True,
     help="The example entry the package starts with.",
 )
-@click.option("--out", "out_dir", default=".", show_default=True, type=click.Path(file_okay=False), help="Parent dir.")
+@click.option(
+    "--dest",
+    "out_dir",
+    default=".",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Folder to write the new package into.",
+)
 def new_plugin_cmd(name, kind, out_dir):
     """Write a plugin package NAME: pyproject with the entry point, one working example,
     tests using the conformance kit, README (see ebmbench/scaffold.py)."""

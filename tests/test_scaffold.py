@@ -34,7 +34,7 @@ def _import(path: Path, name: str):
 @pytest.mark.parametrize("kind", KINDS)
 def test_every_kind_registers_and_passes_the_kit(tmp_path, kind):
     name = f"ebm-scaf{kind}"
-    result = invoke("new-plugin", name, "--kind", kind, "--out", tmp_path)
+    result = invoke("new-plugin", name, "--kind", kind, "--dest", tmp_path)
     assert result.exit_code == 0, result.output
     pkg = name.replace("-", "_")
     root = tmp_path / name
@@ -51,9 +51,9 @@ def test_every_kind_registers_and_passes_the_kit(tmp_path, kind):
 
 
 def test_bad_name_and_existing_folder_are_usage_errors(tmp_path):
-    assert_usage_error(invoke("new-plugin", "Bad Name", "--out", tmp_path), "invalid plugin name")
-    assert invoke("new-plugin", "ebm-twice", "--out", tmp_path).exit_code == 0
-    assert_usage_error(invoke("new-plugin", "ebm-twice", "--out", tmp_path), "already exists")
+    assert_usage_error(invoke("new-plugin", "Bad Name", "--dest", tmp_path), "invalid plugin name")
+    assert invoke("new-plugin", "ebm-twice", "--dest", tmp_path).exit_code == 0
+    assert_usage_error(invoke("new-plugin", "ebm-twice", "--dest", tmp_path), "already exists")
 
 
 def _venv(tmp_path: Path) -> Path:
@@ -75,7 +75,7 @@ def _venv(tmp_path: Path) -> Path:
 @pytest.mark.parametrize("kind", ["task", "method"])
 def test_round_trip_in_a_fresh_venv(tmp_path, kind):
     name = f"ebm-trip{kind}"
-    assert invoke("new-plugin", name, "--kind", kind, "--out", tmp_path).exit_code == 0
+    assert invoke("new-plugin", name, "--kind", kind, "--dest", tmp_path).exit_code == 0
     bin_ = _venv(tmp_path)
     env = {**os.environ, "PIP_NO_INDEX": "1", "PYTHONNOUSERSITE": "1"}  # offline: nothing is downloaded
     pip = [bin_ / "python", "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", tmp_path / name]

@@ -142,6 +142,7 @@ def test_fitted_kde_grid_nll_equals_its_test_nll():
     assert nll == pytest.approx(e_test, abs=3e-3)
 
 
+@pytest.mark.slow  # a whole run: ~20 s
 def test_baselines_run_beside_the_oracle(tmp_path):
     df = ebmbench.run(
         tasks="8gaussians",

@@ -178,6 +178,7 @@ def test_horn_oracle_nll_is_the_conditional_entropy_within_its_standard_error():
 
 
 # ---------------------------------------------------------------- end to end
+@pytest.mark.slow  # a whole run: ~10 s
 def test_oracle_runs_through_the_same_evaluation(tmp_path):
     df = ebmbench.run(
         tasks=["rings", "horn", "branches", "digits"],
