@@ -15,32 +15,7 @@ import math
 import torch
 from torch import nn
 
-__all__ = ["OracleEnergy", "ExactOracle", "GridOracle", "HornOracle", "BranchesOracle", "bilinear"]
-
-
-def bilinear(values, y, lo: float, hi: float, outside: float):
-    """Bilinear interpolation of a cell-centred [res, res] grid at y [B, 2], differentiable in y.
-
-    The same rule as `ebmbench_plugins.tasks.grid.grid_interpolate` (held constant between
-    the outermost centres and the edge, `outside` beyond the domain), but without detaching
-    y: the oracle's score on a reference-density task is the gradient of this interpolant.
-    """
-    res = values.shape[0]
-    h = (hi - lo) / res
-    yd = y.to(torch.float64)
-    u = ((yd - lo) / h - 0.5).clamp(0, res - 1)
-    i0 = u.detach().floor().long().clamp(0, res - 2)
-    t = u - i0
-    a, b = i0[:, 0], i0[:, 1]
-    ta, tb = t[:, 0], t[:, 1]
-    out = (
-        values[a, b] * (1 - ta) * (1 - tb)
-        + values[a + 1, b] * ta * (1 - tb)
-        + values[a, b + 1] * (1 - ta) * tb
-        + values[a + 1, b + 1] * ta * tb
-    )
-    inside = ((yd >= lo) & (yd <= hi)).all(1)
-    return torch.where(inside, out, torch.full_like(out, outside))
+__all__ = ["OracleEnergy", "ExactOracle", "GridOracle", "HornOracle", "BranchesOracle"]
 
 
 class OracleEnergy(nn.Module):
@@ -78,13 +53,15 @@ class GridOracle(OracleEnergy):
     """A density tabulated on the evaluation grid (the cached reference density of a
     sample-only 2-D task), interpolated bilinearly as `reference_log_density` does."""
 
-    def __init__(self, density, lo: float, hi: float, outside: float):
+    def __init__(self, density, outside: float):
         super().__init__(math.log(outside))
         self.register_buffer("density", density.to(torch.float64).clone())  # never the shared memo
-        self.lo, self.hi, self.outside = float(lo), float(hi), float(outside)
+        self.outside = float(outside)
 
     def log_p(self, y, x):
-        return torch.log(bilinear(self.density, y, self.lo, self.hi, self.outside))
+        from ebmbench_plugins.tasks.grid import grid_interpolate  # differentiable in y: samplers need the score
+
+        return torch.log(grid_interpolate(self.density, y, outside=self.outside))
 
 
 class HornOracle(OracleEnergy):

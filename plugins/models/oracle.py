@@ -87,7 +87,7 @@ class Oracle(ebmbench.Model):
             from ebmbench_plugins.tasks import toy2d_density as dens
 
             lo, hi = grid.GRID_DOMAIN
-            return net.GridOracle(dens.reference_density_grid(task), lo, hi, dens.FLOOR / (hi - lo) ** 2)
+            return net.GridOracle(dens.reference_density_grid(task), dens.FLOOR / (hi - lo) ** 2)
         if law == "horn":
             return net.HornOracle(task.radii, task.NOISE, _log_floor(task))
         if law == "branches":
