@@ -1,0 +1,1 @@
+"""Being written (issue 11): this module registers nothing yet."""
