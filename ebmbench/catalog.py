@@ -22,6 +22,7 @@ FIELDS = {
         "ground_truth",
         "tags",
         "image_shape",
+        "length_scale",
     ),
     "models": ("family", "task_kinds", "latent", "inverse_temperature_param"),
     "methods": ("family", "model_families", "task_kinds", "inverse_temperature_param"),

@@ -37,6 +37,7 @@ NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.+-]*$")  # entry names: `8gaussians`, `
 WORD_RE = re.compile(r"^[a-z][a-z0-9_]*$")  # vocabulary words: ground truth, families
 TAG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")  # task tags: `2d`, `inpainting`
 PARAM_TYPES = (bool, int, float, str)  # what the command line can parse (ebmbench.params)
+ENTRY_KINDS = ("tasks", "models", "methods", "samplers", "metrics")  # what Param.names may name
 HINT = 0.6  # difflib ratio above which an error suggests the known word
 
 
@@ -175,6 +176,9 @@ class _Checker:
             self.fail(field, f"low {p.low!r} is above high {p.high!r}")
         if _number(p.default) and (why := p.violation(float(p.default))):
             self.fail(field, f"default {p.default!r} is outside what it allows ({p.describe()}: {why})")
+        if p.names is not None and (p.names not in ENTRY_KINDS or not isinstance(p.default, str)):
+            kinds = ", ".join(ENTRY_KINDS)
+            self.fail(field, f"names must be one of {kinds} on a str parameter, got {p.names!r}")
 
     def temperature_param(self) -> None:
         """`inverse_temperature_param` names a declared float parameter (or is None)."""
@@ -220,6 +224,9 @@ class _Checker:
             if not TAG_RE.match(tag):
                 self.fail("tags", f"{tag!r} must be lowercase letters, digits, '_' or '-' ({TAG_RE.pattern})")
         self.image_shape(dim, x_dim)
+        scale = self.get("length_scale")
+        if scale is not None and not (_number(scale) and math.isfinite(scale) and scale > 0):
+            self.fail("length_scale", f"must be None or a finite number > 0 (data units), got {scale!r}")
 
     def domain(self, dim: int) -> None:
         domain = self.get("domain")

@@ -82,7 +82,14 @@ TASK_KINDS: dict[str, str] = {
 # metric require it (both lowercase identifiers), but a near-miss of a word below is
 # refused at registration as the typo it almost always is ("log_densty").
 GroundTruth = Literal[
-    "log_density", "sampler", "support_distance", "reference_density", "labels", "mode_curve", "modes"
+    "log_density",
+    "sampler",
+    "support_distance",
+    "reference_density",
+    "labels",
+    "mode_curve",
+    "modes",
+    "conditional_quadrature",
 ]
 GROUND_TRUTH: dict[str, str] = {
     "log_density": "log_density(y, x=None) -> [B]: the exact normalised log-density",
@@ -93,6 +100,8 @@ GROUND_TRUTH: dict[str, str] = {
     "labels": "y is a one-hot class; labels(y) -> [B] gives the class (n_classes attribute, else dim classes)",
     "mode_curve": "conditional_curve(x, n_points=256) -> [B, n_points, dim]: the noise-free curve of answers of x",
     "modes": "conditional_modes(x) -> [B, M, dim]: the true modes of y | x",
+    "conditional_quadrature": "conditional_quadrature(x) -> (nodes [B, N, dim], log_weights [B, N]): a quadrature "
+    "rule over the domain for each x, fine enough to resolve the true y | x (normalises exp(-F(x, .)))",
 }
 
 # Closed: the report colours by it and readers compare within it. "baseline" is for
@@ -231,6 +240,9 @@ class Param:
     low_open: bool = False  # True: the value must be > low
     high_open: bool = False  # True: the value must be < high
     finite: bool | None = None  # floats; None: finite unless the default is infinite
+    # a str naming a registered entry of this kind ("samplers", ...), checked when the grid
+    # is planned (a typo costs nothing); "" (the default value) means "none chosen"
+    names: str | None = None
 
     @property
     def type(self) -> type:
@@ -247,6 +259,8 @@ class Param:
         """What is allowed, in interval notation: `float in (0, inf)`, `int in [1, inf]`."""
         if self.choices:
             return "one of " + ", ".join(map(str, self.choices))
+        if self.names:
+            return f"the name of a registered {self.names[:-1]}"
         if self.low is None and self.high is None:
             finite = self.type is float and not self.allows_inf
             return f"{self.type.__name__} (finite)" if finite else self.type.__name__
@@ -337,6 +351,11 @@ class Task(Component):
     tags: ClassVar[frozenset[str]] = frozenset()  # free lowercase labels; some metrics look for one
     # rows * cols == dim, or == dim + x_dim (x the top rows, y the rest, row-major)
     image_shape: ClassVar[tuple[int, int] | None] = None
+    # the law's narrowest feature in data units (a mixture component's std, the noise
+    # around a curve), or None: training samplers cap their step by it, since an
+    # unadjusted Langevin step eps inflates a Gaussian of std l by 1 / (1 - eps / 2l^2)
+    # in variance whatever the domain's width (docs/science.md §2)
+    length_scale: ClassVar[float | None] = None
 
     def sample(self, n: int, generator: "torch.Generator", x: "torch.Tensor | None" = None) -> Split:
         """n i.i.d. draws from the true distribution (for conditional tasks, of (x, y))."""

@@ -327,14 +327,15 @@ def _validate(kind: str, cls: Any) -> str:
 
 def report_metadata(kind: str, cls: type) -> dict[str, Any]:
     """The class metadata a report draws by, recorded per entry in run.json: a method's
-    family (groups and colours), a model's or method's inverse-temperature parameter (the
+    family (groups and colours) and a model's (an oracle's rows are every metric's
+    floor), a model's or method's inverse-temperature parameter (the
     Fβ sweep; the key is always present for these kinds, so a report can tell "declares
     none" from "recorded before the field existed"), a task's image shape (galleries),
     whether a metric is an unbiased estimate of a non-negative quantity (notes below 0)
     and whether it is the evaluation sampler's cost per sample (the cost figure)."""
     out: dict[str, Any] = {}
-    if kind == "methods" and getattr(cls, "family", None):
-        out["family"] = str(cls.family)
+    if kind in ("methods", "models") and getattr(cls, "family", None):
+        out["family"] = str(cls.family)  # models: the oracle's floor rows (summary.floor_labels)
     if kind in ("models", "methods"):
         out["inverse_temperature_param"] = getattr(cls, "inverse_temperature_param", None)
     if kind == "tasks" and getattr(cls, "image_shape", None):

@@ -31,7 +31,10 @@ from ebmbench.errors import UsageError, unknown_name
 from ebmbench.results.runs import load_meta, load_results
 from ebmbench.summary import (
     ARROW,
+    FLOOR_NOTE,
     aggregate,
+    floor_labels,
+    floor_marked,
     interval_heading,
     leaderboards,
     metric_columns,
@@ -357,12 +360,17 @@ def _boards(df, meta, task, metric, digits, all_columns) -> list[Board]:
     others = {t: [m for m in here.get(t, []) if m != mains[t] and m not in heads[t]] for t in tasks}
     shown = {t: [*heads[t], *(others[t] if all_columns else [])] for t in tasks}
     agg = aggregate(df, list(dict.fromkeys(m for t in tasks for m in [mains[t], *shown[t]])))
-    frames = leaderboards(df, mains, directions, shown, digits, agg=agg)
+    floors = floor_labels(df, meta)
+    frames = leaderboards(df, mains, directions, shown, digits, agg=agg, floors=floors)
     negative = set(agg.loc[agg["mean"] < 0, "metric"])  # metadata looked up only when a note may be due
     unbiased = _unbiased(meta, negative) if negative else set()
     boards = [
         _task_board(frames[t], t, mains[t], heads[t], others[t], agg, directions, all_columns, unbiased) for t in tasks
     ]
+    for board in boards:  # the note goes under every column that carries the mark
+        for col in board.frame.columns:
+            if floor_marked(board.frame[[col]]):
+                board.notes[col] = FLOOR_NOTE
     rank = _rank_board(df, meta)
     return boards + ([rank] if rank is not None else [])
 

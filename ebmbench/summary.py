@@ -28,6 +28,11 @@ from typing import Any
 __all__ = [
     "AGG_COLUMNS",
     "ARROW",
+    "FLOOR_FAMILY",
+    "FLOOR_MARK",
+    "FLOOR_NOTE",
+    "floor_labels",
+    "floor_marked",
     "T975",
     "T_MAX_SEEDS",
     "aggregate",
@@ -51,6 +56,11 @@ T_MAX_SEEDS = 4  # up to this many seeds a t-interval, above it the bootstrap
 T975 = {1: 12.706204736174694, 2: 4.302652729749462, 3: 3.1824463052837078}
 AGG_COLUMNS = ["task", "label", "metric", "mean", "std", "ci_low", "ci_high", "n", "interval"]
 INTERVAL_WORDS = {"t": "95 % t-interval", "bootstrap": "95 % bootstrap CI"}
+# A model of this family scores the task's own law (E = -log p): its row is the floor of
+# every metric on the split, and a method whose mean lies inside its interval is marked.
+FLOOR_FAMILY = "oracle"
+FLOOR_MARK = "≈"
+FLOOR_NOTE = f"{FLOOR_MARK}: within the oracle's 95 % interval (as good as the true law scores here)"
 
 
 def _bootstrap(v) -> tuple[float, float]:
@@ -226,10 +236,43 @@ def leaderboard(
     return leaderboards(sub, {task: main_metric}, directions, {task: metrics}, digits, agg)[task]
 
 
-def leaderboards(df, mains: dict[str, str], directions, metrics: dict[str, list[str]], digits: int = 3, agg=None):
+def floor_labels(df, meta) -> set[str]:
+    """The labels of `df` whose model declares the FLOOR_FAMILY (run.json's entries)."""
+    models = ((meta or {}).get("entries") or {}).get("models") or {}
+    oracles = {n for n, e in models.items() if isinstance(e, dict) and e.get("family") == FLOOR_FAMILY}
+    if not oracles or df.empty:
+        return set()
+    return set(df.loc[df["model"].isin(oracles), "label"])
+
+
+def floor_marked(frame) -> bool:
+    """Whether a leaderboard's display strings carry the FLOOR_MARK anywhere."""
+    return any(frame[c].map(lambda v: str(v).startswith(FLOOR_MARK)).any() for c in frame.columns)
+
+
+def _floor_intervals(agg, floors, directions) -> dict[tuple[str, str], tuple[float, float]]:
+    """(task, metric) -> the floor row's (ci_low, ci_high), ranked metrics with an interval."""
+    rows = agg[agg["label"].isin(floors) & agg["metric"].map(lambda m: directions.get(m) in ARROW)]
+    return {
+        (r["task"], r["metric"]): (r["ci_low"], r["ci_high"])
+        for r in rows.to_dict("records")
+        if r["ci_low"] == r["ci_low"] and r["ci_high"] == r["ci_high"]
+    }
+
+
+def leaderboards(
+    df,
+    mains: dict[str, str],
+    directions,
+    metrics: dict[str, list[str]],
+    digits: int = 3,
+    agg=None,
+    floors: set[str] = frozenset(),
+):
     """task -> `leaderboard` of every task in `mains` at once: one pass of groupbys over
     the whole run, then plain dictionaries per task (a run of --all has 12 tasks and
-    2 000 rows; per-task pandas calls were most of the time `show` took)."""
+    2 000 rows; per-task pandas calls were most of the time `show` took). `floors`
+    (floor_labels): a mean inside the floor row's interval is marked FLOOR_MARK."""
     import pandas as pd
 
     if df.empty:
@@ -241,8 +284,13 @@ def leaderboards(df, mains: dict[str, str], directions, metrics: dict[str, list[
     agg = aggregate(sub, wanted) if agg is None else agg[agg["metric"].isin(wanted)]
     cells: dict[str, dict[tuple[str, str], str]] = {}
     means: dict[str, dict[str, float]] = {}
+    floor_ci = _floor_intervals(agg, floors, directions) if floors else {}
     for r in agg.to_dict("records"):
-        cells.setdefault(r["task"], {})[(r["label"], r["metric"])] = format_cell(r, digits)
+        text = format_cell(r, digits)
+        ci = floor_ci.get((r["task"], r["metric"]))
+        if ci is not None and r["label"] not in floors and ci[0] <= r["mean"] <= ci[1]:
+            text = f"{FLOOR_MARK} {text}"
+        cells.setdefault(r["task"], {})[(r["label"], r["metric"])] = text
         if r["metric"] == mains.get(r["task"]) and r["mean"] == r["mean"]:
             means.setdefault(r["task"], {})[r["label"]] = r["mean"]
     statuses = status_counts(sub)

@@ -176,3 +176,24 @@ def test_rank_table_says_how_many_tasks_each_rank_covers():
     assert table.index.tolist()[-1] == "solo"  # more tasks first: solo's 1.0 covers one task
     assert (table.loc[["m1", "m2", "m3"], "tasks"] == 2).all()
     assert table.columns.tolist()[:2] == ["tasks", "mean rank"]
+
+
+def test_a_mean_inside_the_oracle_interval_is_marked_and_the_oracle_is_found_by_family():
+    from ebmbench.summary import FLOOR_MARK, floor_labels, floor_marked, leaderboards
+
+    df = frame()
+    df["model"] = df["label"]
+    meta = {"entries": {"models": {"m1": {"family": "oracle"}, "m2": {"family": "neural"}}}}
+    assert floor_labels(df, meta) == {"m1"}
+    assert floor_labels(df, {"entries": {"models": {"m1": {}}}}) == set()  # a run that did not record it
+    boards = leaderboards(df, {"a": "nll", "b": "nll"}, DIRECTIONS, {"a": ["acc", "beta"], "b": []}, floors={"m1"})
+    a = boards["a"].set_index("model/method")
+    # task a: m1 = 1.1 +- t(2) * 0.1 / sqrt(3) = [0.852, 1.348]; m3 (0.5) and m2 (2.1) lie outside
+    assert not floor_marked(a.loc[["m2", "m3"]]) and not floor_marked(a.loc[["m1"]])
+    b = boards["b"].set_index("model/method")
+    # task b: m1 = 3.033 +- 4.303 * 0.0577 / sqrt(3) = [2.890, 3.177]; no mean inside, so no mark
+    assert not floor_marked(b)
+    df.loc[(df["task"] == "a") & (df["label"] == "m2"), "nll"] = [1.0, 1.3, 1.2]  # mean 1.167: inside
+    a = leaderboards(df, {"a": "nll"}, DIRECTIONS, {"a": ["beta"]}, floors={"m1"})["a"].set_index("model/method")
+    assert a.loc["m2", "nll ↓"].startswith(FLOOR_MARK) and not a.loc["m1", "nll ↓"].startswith(FLOOR_MARK)
+    assert not floor_marked(a[["beta"]])  # an unranked metric is never marked

@@ -131,9 +131,18 @@ def _resolve(registry: Registry, kind: str, selections: list[Selection] | None):
         return [(registry.get(kind, n), {}) for n in registry.names(kind)]
     if not selections:
         raise UsageError(f"empty selection of {kind}")
-    return [
+    resolved = [
         (entry, validate_params(entry, sel.params)) for sel in selections for entry in [registry.get(kind, sel.name)]
     ]
+    for entry, params in resolved:  # parameters that name other entries (Param.names)
+        for key, value in params.items():
+            names = entry.cls.params[key].names
+            if names and value:
+                try:
+                    registry.get(names, value)
+                except UsageError as exc:
+                    raise UsageError(f"{entry.name}[{key}={value}]: {exc}") from None
+    return resolved
 
 
 def _default_curve_metrics(registry: Registry, cfg: RunConfig) -> None:

@@ -235,12 +235,15 @@ class RunData:
     def leaderboard(self, task: str):
         """summary.leaderboards' table of the task by its main metric, or None without one
         (all tasks at once from `agg`, cached: HTML and Markdown share them)."""
-        from ebmbench.summary import leaderboards
+        from ebmbench.summary import floor_labels, leaderboards
 
         if not self._leaderboards:
             mains = {t: m for t in self.tasks if (m := self.main_metric(t))}
             metrics = {t: self.metrics for t in mains}
-            self._leaderboards.update(leaderboards(self.df, mains, self.directions, metrics, agg=self.agg))
+            floors = floor_labels(self.df, self.meta)
+            self._leaderboards.update(
+                leaderboards(self.df, mains, self.directions, metrics, agg=self.agg, floors=floors)
+            )
         return self._leaderboards.get(task)
 
     @cached_property

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from ebmbench.report.data import RunData, negative_note
 from ebmbench.report.style import FigureInfo
 from ebmbench.report.tables import MetricTable, failing_pairs, problems, skip_reasons, status_by_task
+from ebmbench.summary import FLOOR_NOTE, floor_marked
 
 __all__ = ["TEMPLATE", "render_html"]
 
@@ -255,7 +256,8 @@ def render_html(
                 "interval": run.interval(task, main),
                 **(_records(frame) if frame is not None else {"columns": [], "rows": []}),
                 "figures": [f for f in figures if f.task == task],
-                "notes": [negative_note(m, run.negatives(m, task)) for m in run.unbiased if run.negatives(m, task)],
+                "notes": [negative_note(m, run.negatives(m, task)) for m in run.unbiased if run.negatives(m, task)]
+                + ([FLOOR_NOTE] if frame is not None and floor_marked(frame) else []),
             }
         )
     ranks = None

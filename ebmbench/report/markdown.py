@@ -9,6 +9,7 @@ from collections import Counter
 
 from ebmbench.report.data import RunData, negative_note
 from ebmbench.report.tables import md_escape, md_table, problems, skip_reasons
+from ebmbench.summary import FLOOR_NOTE, floor_marked
 
 __all__ = ["MAX_PROBLEMS", "MAX_ROWS", "summary_markdown"]
 
@@ -51,6 +52,8 @@ def summary_markdown(run: RunData, figures=(), report_seconds: float | None = No
         lines += [heading, "", md_table(shown)]
         if len(frame) > MAX_ROWS:
             lines.append(f"\n… and {len(frame) - MAX_ROWS} more")
+        if floor_marked(shown):
+            lines.append(f"\n_Note: {md_escape(FLOOR_NOTE)}_")
         for metric in run.unbiased:
             if run.negatives(metric, task):
                 lines.append(f"\n_Note: {md_escape(negative_note(metric, run.negatives(metric, task)))}_")

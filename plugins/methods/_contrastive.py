@@ -16,6 +16,18 @@ uniform noise, the chains' temperature and MH acceptance, and whatever the
 negatives report (buffer age, ...).
 Negatives are detached: the sampler's path is not differentiated.
 
+Langevin step (issue 11): unadjusted Langevin, y' = y - eps grad E + sqrt(2 eps) xi, does not
+sample exp(-E) but a wider law: on a Gaussian of std l its stationary variance is
+l^2 / (1 - eps / 2 l^2). At the old fixed step (0.01 for a width-8 domain) a task whose
+features are narrow (rings: noise 0.08, eps = 0.01 = 0.8 l^2) is blurred to a radial RMS
+several times the true one, so the true density is not a fixed point of training and
+the model learns to compensate. The default step (`step=0`, "auto") is therefore capped
+at 0.1 l^2 where the task declares its narrowest feature l (`Task.length_scale`): a
+variance error of 1 / (1 - 0.05) - 1 ≈ 5 % per coordinate. Tasks without one (digits,
+checkerboard's flat cells) keep the width-scaled default. Chains at T = 1 sample exp(-E),
+which is then the learned law, so evaluation uses the suite's default evaluation sampler
+(Metropolis-adjusted, unbiased) rather than the training chain (docs/science.md §2).
+
 Learning rate: the image recipes use 1e-4 over ~10^5 updates. On the toy profiles
 (1 500 updates at quick) 1e-3 leaves every method - exact ML and DSM included - on
 the "ring" plateau of 8gaussians (grid NLL ~3.3, the modes not yet resolved);
@@ -30,14 +42,22 @@ from ebmbench.lazy import lazy_import
 
 torch = lazy_import("torch")
 
-__all__ = ["MCMCMaxLikelihood", "langevin_params", "lr_scheduler", "OPTIM_PARAMS"]
+__all__ = ["MCMCMaxLikelihood", "langevin_params", "auto_langevin_step", "lr_scheduler", "OPTIM_PARAMS"]
+
+
+AUTO_STEP_FRACTION = 0.1  # auto step <= 0.1 l^2: ~5 % variance inflation of a Gaussian of std l
 
 
 def langevin_params(steps: int, step: float = 0.01) -> dict[str, ebmbench.Param]:
-    """The chain hyperparameters of a Langevin-driven method."""
+    """The chain hyperparameters of a Langevin-driven method; `step` is the auto step's base."""
     return {
         "steps": ebmbench.Param(steps, "Langevin steps per update", low=1),
-        "step": ebmbench.Param(step, "Langevin step size (width-8 domain)", low=0, low_open=True),
+        "step": ebmbench.Param(
+            0.0,
+            f"Langevin step size (width-8 domain); 0 = auto: {step:g}, capped at "
+            f"{AUTO_STEP_FRACTION:g} * length_scale^2 on tasks that declare one",
+            low=0,
+        ),
         "noise": ebmbench.Param(-1.0, "Langevin noise; -1 = sqrt(2*step) (T = 1)", low=-1),
         "grad_clip": ebmbench.Param(0.0, "clip each chain's input gradient to this norm (0 = off)", low=0),
     }
@@ -54,6 +74,17 @@ OPTIM_PARAMS = {
 }
 
 
+def auto_langevin_step(base: float, task, domain_width: float) -> float:
+    """The auto Langevin step (width-8 units): `base`, capped at 0.1 l^2 on a task with a length scale l.
+
+    Samplers scale width-8 steps by (width / 8)^2, so the cap is divided by that here.
+    """
+    scale = getattr(task, "length_scale", None)
+    if scale is None:
+        return base
+    return min(base, AUTO_STEP_FRACTION * scale**2 / (domain_width / 8.0) ** 2)
+
+
 def lr_scheduler(opt, schedule: str, n_steps: int):
     """A per-step scheduler for `schedule` (None for a constant rate)."""
     if schedule == "cosine":
@@ -68,11 +99,22 @@ class MCMCMaxLikelihood(ebmbench.Method):
     chain_sampler_name = "langevin"
     chain_stats: dict = {}  # stats of the last sampler run (temperature, acceptance, ...)
     box = None  # the task's domain tensor, made once per training run
+    auto_step = 0.01  # the Langevin step `step=0` means before the task's cap
+    step_ = None  # the step in use, resolved against the task when training starts
 
     # ---------------------------------------------------------------- to override
     def chain_params(self) -> dict:
         """The training sampler's parameters (default: Langevin from `steps/step/noise`)."""
-        return {k: self.p[k] for k in ("steps", "step", "noise", "grad_clip")}
+        params = {k: self.p[k] for k in ("steps", "step", "noise", "grad_clip")}
+        if params["step"] == 0:
+            params["step"] = self.step_ if self.step_ is not None else self.auto_step
+        return params
+
+    def resolve_step(self, ctx) -> None:
+        if "step" in self.p and self.p["step"] == 0:
+            dom = ctx.domain()
+            width = float((dom[:, 1] - dom[:, 0]).mean())
+            self.step_ = auto_langevin_step(self.auto_step, ctx.task, width)
 
     def start(self, model, data, ctx, generator):
         """State kept across updates (e.g. a replay buffer); None by default."""
@@ -97,8 +139,11 @@ class MCMCMaxLikelihood(ebmbench.Method):
         return ReplayBuffer(ctx.uniform, size, generator, reinit=self.p["reinit"], x=x)
 
     def sampler(self):
-        """Evaluation samples the temperature the chains were trained at."""
+        """Chains at T = 1 learn exp(-E) itself: evaluation samples it with the suite's default
+        (unbiased) evaluation sampler. Other temperatures are sampled as trained."""
         params = self.chain_params()
+        if params.get("noise", -1.0) == -1.0:
+            return None, {}
         params.pop("steps", None)  # the profile decides how long evaluation chains run
         return self.chain_sampler_name, params
 
@@ -114,6 +159,7 @@ class MCMCMaxLikelihood(ebmbench.Method):
     def train(self, model, data, ctx):
         g = ctx.generator(self.name)
         self.box = ctx.domain()
+        self.resolve_step(ctx)
         sampler = ctx.sampler(self.chain_sampler_name, **self.chain_params())
         state = self.start(model, data, ctx, g)
         opt = torch.optim.Adam(model.parameters(), lr=self.p["lr"], betas=(0.0, 0.999))

@@ -6,6 +6,10 @@ leaderboard answers "does this EBM beat the truth / a tuned KDE / one Gaussian?"
 table (docs/science.md §5, reference figures).
 
 * `given` trains nothing: it evaluates the `oracle` model (the task's own -log p) as built.
+  Its `sampler` parameter chooses the evaluation sampler, so the oracle's sample metrics
+  are the sampler-bias table: `-m oracle -M "given[sampler=langevin|mala|hmc|sir_mala]"`
+  gives each sampler's stationary error (MMD², coverage, `logp_shift`, ... against true
+  samples) on every task with an exact or reference density.
 * `kde` fits a Gaussian KDE to the training split, E = -log (1/n) sum_i N(y; y_i, h^2 I).
   The bandwidth h (data units, scikit-learn's KernelDensity convention) maximises the
   mean log-likelihood of the *validation* split: a coarse log-spaced grid over
@@ -55,9 +59,20 @@ class NoTraining(ebmbench.Method):
     model_families = frozenset({"oracle"})  # the oracle's energy is fixed at build: nothing to train
     summary = "trains nothing: evaluates the model as built (the oracle's row)"
     reference = _REF
+    params = {
+        "sampler": ebmbench.Param(
+            "",
+            "evaluation sampler of the sample metrics ('' = the suite's default): on the oracle's "
+            "exact energy, its sample metrics are that sampler's stationary error",
+            names="samplers",
+        ),
+    }
 
     def train(self, model, data, ctx):
         _log_fit(ctx, model, data)
+
+    def sampler(self):
+        return (self.p["sampler"] or None), {}
 
 
 def tune_bandwidth(train_y, val_y, n_grid: int = 15, lo: float = 1e-3, hi: float = 2.0):

@@ -15,8 +15,9 @@ Three ways to find the negatives of the ML gradient (the loop is `_contrastive`)
   exp(-E) without discretisation bias. `init` chooses the chain starts: `buffer`
   (default; persistent chains in a replay buffer with 5 % restarts, as PCD — HMC
   moves are short, and persistence is what lets chains reach every mode), `data`
-  (CD with HMC, as in Teh et al. 2003) or `noise` (short-run HMC). Evaluation
-  samples with HMC at the same settings. The curve logs the acceptance rate.
+  (CD with HMC, as in Teh et al. 2003) or `noise` (short-run HMC). HMC samples
+  exp(-E) itself, so evaluation uses the suite's default evaluation sampler, as for
+  `cd` and `pcd` at T = 1 (`_contrastive`). The curve logs the acceptance rate.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ class ShortRun(MCMCMaxLikelihood):
     summary = "short-run MCMC ML: K Langevin steps from uniform noise each update, no buffer"
     reference = "Nijkamp, Hill, Zhu & Wu 2019, Learning non-convergent non-persistent short-run MCMC"
     params = {**langevin_params(30, step=0.02), **OPTIM_PARAMS}
+    auto_step = 0.02
 
     def sampler(self):
         """The learned model is the K-step chain from noise: evaluate exactly that chain."""

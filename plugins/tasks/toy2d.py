@@ -104,6 +104,7 @@ class EightGaussians(ExactToy2D):
     name = "8gaussians"
     summary = "8 isotropic Gaussians on a circle (FFJORD); exact log-density known"
     SCALE, STD, DIV = 4.0, 0.5, 1.414
+    length_scale = STD / DIV  # each component's std
 
     @classmethod
     def centers(cls):
@@ -142,6 +143,7 @@ class Rings(ExactToy2D):
     summary = "4 concentric rings, radii 3, 2.25, 1.5, 0.75, radial noise 0.08 (FFJORD); exact log-density"
     RADII = (3.0, 2.25, 1.5, 0.75)
     NOISE = 0.08
+    length_scale = NOISE
 
     def draw(self, n, generator):
         kw = _f64(generator)
@@ -161,6 +163,7 @@ class Rings(ExactToy2D):
 class TwoSpirals(Toy2D):
     name = "2spirals"
     summary = "two interleaved spirals with uniform jitter and Gaussian noise (FFJORD)"
+    length_scale = 0.1  # the Gaussian noise (the jitter, 0.5 / 3 wide, is uniform)
 
     def draw(self, n, generator):
         kw = _f64(generator)
@@ -178,6 +181,7 @@ class Pinwheel(Toy2D):
     name = "pinwheel"
     summary = "5 curved arms: radial N(1, 0.3^2), tangential N(0, 0.1^2), twist 0.25 e^r (FFJORD)"
     ARMS, RADIAL_STD, TANGENTIAL_STD, RATE = 5, 0.3, 0.1, 0.25
+    length_scale = 2 * TANGENTIAL_STD  # an arm's width, after the final x2
 
     def draw(self, n, generator):
         kw = _f64(generator)
@@ -197,6 +201,7 @@ class Moons(Toy2D):
     summary = "two interleaved half circles, noise 0.1, scaled by 2, shifted by (-1, -0.2) (FFJORD, make_moons law)"
     reference = _REF + "; scikit-learn make_moons"
     NOISE = 0.1
+    length_scale = 2 * NOISE  # the noise, after the final x2
 
     def draw(self, n, generator):
         kw = _f64(generator)
@@ -215,6 +220,7 @@ class Swissroll(Toy2D):
     name = "swissroll"
     summary = "scikit-learn make_swiss_roll(noise=1), coordinates 0 and 2, divided by 5 (FFJORD)"
     reference = _REF + "; scikit-learn make_swiss_roll"
+    length_scale = 0.2  # make_swiss_roll's noise 1, / 5
 
     def draw(self, n, generator):
         from sklearn.datasets import make_swiss_roll

@@ -203,8 +203,30 @@ def test_evaluation_samplers_follow_the_training_chains(registry):
     assert (name, params["step"], params["noise"]) == ("langevin", 0.02, 0.05) and "steps" not in params
     name, params = registry.make("methods", "short_run", steps=33).sampler()
     assert (name, params["steps"]) == ("langevin", 33)  # the K-step chain is the model
-    name, params = registry.make("methods", "hmc_ml", leapfrog=7).sampler()
-    assert (name, params["leapfrog"]) == ("hmc", 7)
+    # chains at T = 1 (HMC, or Langevin with noise sqrt(2 step)) learn exp(-E): the default
+    # (unbiased) evaluation sampler samples it
+    assert registry.make("methods", "hmc_ml", leapfrog=7).sampler() == (None, {})
+    assert registry.make("methods", "pcd", step=0.02).sampler() == (None, {})
+
+
+@pytest.mark.parametrize(
+    ("task", "cap"), [("rings", 0.1 * 0.08**2), ("8gaussians", 0.1 * 0.5**2 / 1.414**2), ("digits", 1)]
+)
+def test_the_auto_langevin_step_is_capped_by_the_task_length_scale(registry, task, cap):
+    """ULA inflates a Gaussian of std l to variance l^2 / (1 - eps / 2 l^2): the auto step keeps
+    eps <= 0.1 l^2 (in the data's units; the sampler scales width-8 steps by (width / 8)^2)."""
+    from ebmbench_plugins.methods._contrastive import auto_langevin_step
+
+    t = registry.make("tasks", task)
+    width = sum(hi - lo for lo, hi in t.domain) / len(t.domain)
+    step_w8 = auto_langevin_step(0.01, t, width)
+    assert step_w8 * (width / 8) ** 2 == pytest.approx(min(cap, 0.01 * (width / 8) ** 2))
+    # the stationary variance of ULA on N(0, l^2) at that step, closed form, is within 5.3 %
+    if t.length_scale is not None:
+        eps = step_w8 * (width / 8) ** 2
+        assert 1 / (1 - eps / (2 * t.length_scale**2)) <= 1.053
+    m = registry.make("methods", "pcd")
+    assert m.p["step"] == 0 and m.chain_params()["step"] == 0.01  # before training: the base
     for method in ("exact_ml", "cd", "pcd", "short_run", "hmc_ml"):
         m = registry.make("methods", method)
         assert m.family == "contrastive" and m.reference and m.summary

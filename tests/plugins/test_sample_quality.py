@@ -228,3 +228,32 @@ def test_digits_classifier_training_is_deterministic():
     assert a.keys() == b.keys()
     for k in a:
         np.testing.assert_array_equal(a[k], b[k])
+
+
+# ------------------------------------------------------------------------- logp_shift
+def _mixture_logpdf_scipy(y, task):
+    """8gaussians' log-density by SciPy (an independent implementation of the mixture)."""
+    centres, std = task.centers().numpy(), task.STD / task.DIV
+    comp = np.stack([stats.multivariate_normal(c, std**2 * np.eye(2)).logpdf(y) for c in centres])
+    return np.logaddexp.reduce(comp, axis=0) - math.log(len(centres))
+
+
+def test_logp_shift_is_the_mean_log_density_difference_and_zero_for_true_samples():
+    task = EightGaussians()
+    g = torch.Generator().manual_seed(3)
+    test = task.sample(2000, g).y
+    centres = task.centers().float()[torch.randint(0, 8, (2000,), generator=g)]
+    blurred = centres + torch.randn(2000, 2, generator=g) * (2 * task.STD / task.DIV)  # 2x too wide
+    got = SQ.LogpShift().compute(ctx_with_samples(task, blurred, test))
+    want = (
+        _mixture_logpdf_scipy(test.double().numpy(), task).mean()
+        - _mixture_logpdf_scipy(blurred.double().numpy(), task).mean()
+    )
+    assert got == pytest.approx(want, rel=1e-6) and got > 0.5  # too spread: positive
+    # a second true draw: zero within 4 standard errors of the difference of two means
+    other = task.sample(2000, g).y
+    lp = _mixture_logpdf_scipy(np.concatenate([test.double().numpy(), other.double().numpy()]), task)
+    se = lp.std() * math.sqrt(2 / 2000)
+    assert abs(SQ.LogpShift().compute(ctx_with_samples(task, other, test))) < 4 * se
+    # samples on the modes themselves: too concentrated, negative
+    assert SQ.LogpShift().compute(ctx_with_samples(task, centres, test)) < 0
