@@ -58,7 +58,7 @@ __all__ = [
 FORMATS = ("table", "md", "latex", "csv", "json")
 # what the tables read besides the metrics: the heavy columns (tracebacks, parameters)
 # stay on disk
-ROW_COLUMNS = ("cell_id", "task", "label", "rep", "status", "reason", "train_time_s", "metric_errors")
+ROW_COLUMNS = ("cell_id", "task", "model", "label", "rep", "status", "reason", "train_time_s", "metric_errors")
 LABEL = "model/method"
 GAP = "   "  # between two columns
 MIN_LABEL = len(LABEL)  # model/method is never cut shorter than its header

@@ -240,7 +240,7 @@ def floor_labels(df, meta) -> set[str]:
     """The labels of `df` whose model declares the FLOOR_FAMILY (run.json's entries)."""
     models = ((meta or {}).get("entries") or {}).get("models") or {}
     oracles = {n for n, e in models.items() if isinstance(e, dict) and e.get("family") == FLOOR_FAMILY}
-    if not oracles or df.empty:
+    if not oracles or df.empty or "model" not in df.columns:
         return set()
     return set(df.loc[df["model"].isin(oracles), "label"])
 

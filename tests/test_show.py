@@ -121,3 +121,16 @@ def test_unknown_metric_is_a_usage_error_in_every_format(run_root):
         r = invoke("show", "--out", str(run_root), "--metric", "nll,nope", "--format", fmt)
         assert r.exit_code == 2, (fmt, r.output)
         assert "nope" in r.output
+
+
+def test_a_mean_inside_the_oracle_interval_is_marked_in_show_and_the_reports(run_root):
+    """b's model declares the oracle family: a/x's t1 mean 1.25 lies in b/y's interval 0.6 ± 1.27."""
+    path = next(run_root.glob("runs/*/run.json"))
+    meta = json.loads(path.read_text())
+    meta["entries"] = {"models": {"a": {"family": "neural"}, "b": {"family": "oracle"}}}
+    path.write_text(json.dumps(meta))
+    out = invoke("show", "--out", str(run_root), "-t", "t1").output
+    assert "≈ 1.25" in out and "within the oracle's 95 % interval" in out
+    assert "≈ 0.6" not in out  # the oracle's own row is the floor, not marked
+    md = invoke("show", "--out", str(run_root), "--format", "md").output
+    assert "≈ 1.25" in md
