@@ -65,6 +65,11 @@ class GLOMethod(ebmbench.Method):
                     grad_norm=gnorm.item(),
                     energy_gap=ctx.noise_gap(model, probe),
                 )
+        model.fit_prior(y_all)  # the Gaussian of the learned codes (Bojanowski et al. 2018)
+
+    def sampler(self):
+        # the model's generative story (plugins/samplers/decode.py), not a chain on F at T = 1
+        return "decode", {}
 
 
 @ebmbench.hookimpl

@@ -85,6 +85,11 @@ class KMeans(ebmbench.Method):
 
             centers, _ = lloyd(y, inits[best], self.p["max_iter"], on_iter=on_iter)
             model.W.copy_(centers)
+            model.fit_prior(y)  # cluster frequencies: the prior of F_beta and of the decode sampler
+
+    def sampler(self):
+        # the model's generative story (plugins/samplers/decode.py), not a chain on F at T = 1
+        return "decode", {}
 
 
 @ebmbench.hookimpl

@@ -55,8 +55,9 @@ class PCA(ebmbench.Method):
                 model.mean.copy_(mean.to(y.dtype))
                 model.W.copy_(basis.to(y.dtype))
             self._log(ctx, model, data, 0, total, s)
-            return
-        self._train_ae(model, data, ctx, total, s)
+        else:
+            self._train_ae(model, data, ctx, total, s)
+        model.fit_prior(y)  # the Gaussian of the training codes: the decode sampler's prior
 
     def _log(self, ctx, model, data, step, total, s, **extra):
         y, val = data.train.y, data.val.y
@@ -95,6 +96,10 @@ class PCA(ebmbench.Method):
             opt.step()
             if step % log_every == 0 or step == steps - 1:
                 self._log(ctx, model, data, step, total, s, ae_loss=ae.item(), grad_norm=gnorm.item())
+
+    def sampler(self):
+        # the model's generative story (plugins/samplers/decode.py), not a chain on F at T = 1
+        return "decode", {}
 
 
 @ebmbench.hookimpl

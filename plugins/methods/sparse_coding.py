@@ -82,6 +82,11 @@ class SparseCoding(ebmbench.Method):
                     grad_norm=gnorm.item(),
                     energy_gap=ctx.noise_gap(model, probe),
                 )
+        model.fit_prior(y_all)  # each atom's code marginal: the decode sampler's prior
+
+    def sampler(self):
+        # the model's generative story (plugins/samplers/decode.py), not a chain on F at T = 1
+        return "decode", {}
 
 
 @ebmbench.hookimpl

@@ -12,6 +12,13 @@ estimated by importance sampling with exact Gaussian densities: a proposal mixin
 prior with Gaussians around sqrt(d) z* at several angular widths and around the codes of
 the nearest training reconstructions. F_beta >= F_inf and F_beta -> F_inf as beta grows;
 the estimate's error shrinks like 1/sqrt(n_mc) (see the tests for measured accuracy).
+
+Generative story (`generate`, the `decode` sampler's protocol): as Bojanowski et al. 2018
+sample GLO, z from the full-covariance Gaussian fitted to the learned training codes
+(`fit_prior`, called by the method after training), projected onto the sphere by D's
+input, plus the noise y | z ~ exp(-beta ||y - D(z)||^2) normalised = N(D(z), I / (2 beta)),
+none at beta = inf. The uniform measure that F_beta integrates over is not used: the
+codes fill only part of the sphere, and the rest decodes off the data.
 """
 
 from __future__ import annotations
@@ -21,7 +28,8 @@ import math
 import torch
 from torch import nn
 
-from ebmbench_plugins.models._latent_nets import importance_free_energy
+from ebmbench_plugins.models._latent_nets import gaussian_root, importance_free_energy, require_prior
+from ebmbench_plugins.models._nets import gaussian_noise
 
 __all__ = ["GLOEnergy", "project_sphere"]
 
@@ -63,6 +71,9 @@ class GLOEnergy(nn.Module):
         self.beta, self.starts, self.n_mc = beta, starts, n_mc
         self.bank_size = bank_size
         self._bank = None  # (parameter versions, decoded training codes)
+        self.register_buffer("prior_mean", torch.zeros(d))
+        self.register_buffer("prior_root", torch.zeros(d, d))  # R R^T = the codes' covariance
+        self.register_buffer("prior_n", torch.zeros(()))  # codes fitted on (0 = none)
         if generator is not None:  # deterministic init from the cell's generator (PyTorch's default bounds)
             with torch.no_grad():
                 for m in self.decoder:
@@ -193,3 +204,22 @@ class GLOEnergy(nn.Module):
 
     def forward(self, y, x=None):
         return self.free_energy(y, x)
+
+    @torch.no_grad()
+    def fit_prior(self, y=None):
+        """The ML full-covariance Gaussian of the learned codes (one per training point:
+        y is not needed, and only its row count is checked)."""
+        if y is not None and y.shape[0] != self.codes.shape[0]:
+            raise ValueError(f"GLO holds {self.codes.shape[0]} codes, got {y.shape[0]} training rows")
+        mean, root = gaussian_root(project_sphere(self.codes.detach()))
+        self.prior_mean.copy_(mean)
+        self.prior_root.copy_(root)
+        self.prior_n.fill_(self.codes.shape[0])
+
+    @torch.no_grad()
+    def generate(self, n, generator, beta=None):
+        """n draws: z ~ N(m, R R^T), y = D(z / |z|) plus noise of variance 1/(2 beta)."""
+        require_prior(self, "glo")
+        eps = torch.randn(n, self.z_dim, generator=generator, device=self.codes.device, dtype=self.codes.dtype)
+        z = self.prior_mean + eps @ self.prior_root.T
+        return gaussian_noise(self.decode(z), self.beta if beta is None else beta, generator)

@@ -9,8 +9,19 @@ Every module here is a latent EBM E(y, z) [, x] with the shared interface
 
 Modules: `LinearSubspaceEnergy` (PCA / linear autoencoder), `DictionaryEnergy`
 (sparse coding with FISTA inference), `LatentGridEnergy` (the horn model, z on a grid
-of angles). Inference of z never builds an autograd graph: by Danskin's (envelope)
-theorem grad_y min_z E(y, z) = grad_y E(y, z*) with z* held fixed, so forward solves
+of angles).
+
+The first two also tell their generative story (`generate(n, generator, beta=None)`, the
+protocol of the `decode` sampler): z from a latent prior fitted to the training codes by
+`fit_prior(y)` (the methods call it after training), decoded, plus the Gaussian noise
+y | z ~ exp(-beta ||y - D(z)||^2) normalised = N(D(z), I / (2 beta)), none at beta = inf.
+The prior is fitted because the energy's own latent measure gives nothing usable: the
+Lebesgue measure of PCA's z is improper, and sparse coding's exp(-beta lam |z|_1) is a
+point mass at z = 0 at the default beta = inf. So the draws follow the model's decoder
+and noise, with the codes' distribution in place of the measure F_beta integrates over.
+
+Inference of z never builds an autograd graph: by Danskin's (envelope) theorem
+grad_y min_z E(y, z) = grad_y E(y, z*) with z* held fixed, so forward solves
 for z* without gradients and evaluates E(y, z*) with them.
 """
 
@@ -21,7 +32,18 @@ import math
 import torch
 from torch import nn
 
-__all__ = ["LinearSubspaceEnergy", "DictionaryEnergy", "LatentGridEnergy", "fista", "softmin", "importance_free_energy"]
+from ebmbench_plugins.models._nets import gaussian_noise
+
+__all__ = [
+    "LinearSubspaceEnergy",
+    "DictionaryEnergy",
+    "LatentGridEnergy",
+    "fista",
+    "softmin",
+    "importance_free_energy",
+    "require_prior",
+    "gaussian_root",
+]
 
 
 def softmin(energies: torch.Tensor, beta: float) -> torch.Tensor:
@@ -53,6 +75,26 @@ def importance_free_energy(latent_energy, y, draw, m, beta, max_rows=65536):
     return -(torch.logsumexp(torch.cat(logw), dim=0) - math.log(m)) / beta
 
 
+def require_prior(module, model_name: str) -> None:
+    """Raise unless `fit_prior` stored a latent prior (buffer `prior_n` = codes fitted on)."""
+    if float(module.prior_n) <= 0:
+        raise RuntimeError(
+            f"{model_name} model has no fitted latent prior: its method must call fit_prior(train_y) "
+            "after training (the built-in methods do)"
+        )
+
+
+def gaussian_root(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(mean, R) of the ML Gaussian fitted to the rows of z, with R R^T its covariance
+    (symmetric square root by eigh, in float64: unlike Cholesky it allows a singular
+    covariance, e.g. more latent dimensions than codes span)."""
+    z = z.double()
+    mean = z.mean(0)
+    cov = (z - mean).T @ (z - mean) / z.shape[0]
+    evals, evecs = torch.linalg.eigh(cov)
+    return mean, (evecs * evals.clamp_min(0).sqrt()) @ evecs.T
+
+
 # --------------------------------------------------------------------- PCA / linear AE
 class LinearSubspaceEnergy(nn.Module):
     """E(y, z) = ||y - mu - W z||^2, z in R^k: zero energy on a k-dim affine subspace.
@@ -62,6 +104,12 @@ class LinearSubspaceEnergy(nn.Module):
     autoencoder's decoder reaches the same subspace as PCA, Baldi & Hornik 1989).
     F_beta has a closed form (a Gaussian integral over z):
     F_beta = F_inf - k/(2 beta) log(pi / beta) + 1/(2 beta) log det(W^T W).
+
+    Generative story: z ~ N(m, S), the Gaussian fitted to the training codes (for PCA by
+    SVD, m = 0 and S = diag(s_j^2 / n), the explained variances), y = mu + W z + noise of
+    variance 1/(2 beta) per coordinate. This is probabilistic PCA (Tipping & Bishop 1999)
+    with the noise set by the model's beta rather than fitted (the ML noise, the mean
+    discarded eigenvalue, is beta = 1 / (2 sigma^2)): covariance W S W^T + I / (2 beta).
     """
 
     def __init__(self, mean: torch.Tensor, basis: torch.Tensor, beta: float = math.inf):
@@ -69,6 +117,10 @@ class LinearSubspaceEnergy(nn.Module):
         self.register_buffer("mean", mean.clone())
         self.W = nn.Parameter(basis.clone())  # [D, k]
         self.beta = beta
+        k = basis.shape[1]
+        self.register_buffer("z_mean", torch.zeros(k, dtype=basis.dtype))
+        self.register_buffer("z_root", torch.zeros(k, k, dtype=basis.dtype))  # R R^T = the codes' covariance
+        self.register_buffer("prior_n", torch.zeros((), dtype=basis.dtype))  # codes fitted on (0 = none)
 
     @property
     def k(self) -> int:
@@ -101,6 +153,22 @@ class LinearSubspaceEnergy(nn.Module):
 
     def forward(self, y, x=None):
         return self.free_energy(y, x)
+
+    @torch.no_grad()
+    def fit_prior(self, y):
+        """The ML Gaussian of the codes z* = encode(y) of the training rows y."""
+        mean, root = gaussian_root(self.encode(y))
+        self.z_mean.copy_(mean)
+        self.z_root.copy_(root)
+        self.prior_n.fill_(y.shape[0])
+
+    @torch.no_grad()
+    def generate(self, n, generator, beta=None):
+        """n draws of N(mu + W m, W S W^T + I / (2 beta)) by ancestral sampling (class doc)."""
+        require_prior(self, "linear")
+        eps = torch.randn(n, self.k, generator=generator, device=self.W.device, dtype=self.W.dtype)
+        z = self.z_mean + eps @ self.z_root.T
+        return gaussian_noise(self.mean + z @ self.W.detach().T, self.beta if beta is None else beta, generator)
 
 
 # ------------------------------------------------------------------------ sparse coding
@@ -146,6 +214,14 @@ class DictionaryEnergy(nn.Module):
     F_beta over z in R^k (Lebesgue measure) by importance sampling from a product of
     Laplace densities centred at z*, with widths matched to the posterior's curvature
     (quadratic part) and its L1 tails, so the weights have finite variance.
+
+    Generative story: independent atoms, each z_j = 0 with the probability that the
+    training codes have it at 0, else Laplace(0, b_j) with b_j the ML scale (the mean |z_j|)
+    of their non-zero values — a spike-and-slab fit to each atom's code marginal, since
+    FISTA's codes are exactly sparse and a plain Laplace would make every atom active;
+    then y = mu + W z + noise of variance 1/(2 beta) per coordinate. (The energy's own
+    prior, exp(-beta lam |z|_1) = Laplace(0, 1/(beta lam)), is a point mass at z = 0 for the
+    default beta = inf, every draw the mean.)
     """
 
     def __init__(self, mean, atoms, lam, beta=math.inf, iters=100, tol=1e-5, n_mc=256):
@@ -153,6 +229,10 @@ class DictionaryEnergy(nn.Module):
         self.register_buffer("mean", mean.clone())
         self.W = nn.Parameter(atoms.clone())  # [D, k]
         self.lam, self.beta, self.iters, self.tol, self.n_mc = float(lam), beta, iters, tol, n_mc
+        k = atoms.shape[1]
+        self.register_buffer("z_active", torch.zeros(k, dtype=atoms.dtype))  # P(z_j != 0)
+        self.register_buffer("z_scale", torch.zeros(k, dtype=atoms.dtype))  # Laplace scale of non-zero z_j
+        self.register_buffer("prior_n", torch.zeros((), dtype=atoms.dtype))  # codes fitted on (0 = none)
 
     @torch.no_grad()
     def normalise_atoms(self):
@@ -189,6 +269,28 @@ class DictionaryEnergy(nn.Module):
 
     def forward(self, y, x=None):
         return self.free_energy(y, x)
+
+    @torch.no_grad()
+    def fit_prior(self, y):
+        """Per atom: the fraction of non-zero codes z* = encode(y) and the ML Laplace scale
+        (mean absolute value) of those non-zero codes."""
+        z = self.encode(y)
+        active = z != 0
+        count = active.sum(0)
+        self.z_active.copy_(count / z.shape[0])
+        self.z_scale.copy_(z.abs().sum(0) / count.clamp_min(1))
+        self.prior_n.fill_(y.shape[0])
+
+    @torch.no_grad()
+    def generate(self, n, generator, beta=None):
+        """n ancestral draws of the spike-and-slab codes, decoded, plus noise (class doc)."""
+        require_prior(self, "dictionary")
+        shape, kw = (n, self.W.shape[1]), {"generator": generator, "device": self.W.device, "dtype": self.W.dtype}
+        on = torch.rand(shape, **kw) < self.z_active
+        u = torch.rand(shape, **kw) - 0.5
+        laplace = -torch.sign(u) * torch.log1p(-2 * u.abs().clamp(max=0.5 - 1e-7))  # Laplace(0, 1) by inversion
+        z = torch.where(on, self.z_scale * laplace, torch.zeros_like(laplace))
+        return gaussian_noise(self.mean + z @ self.W.detach().T, self.beta if beta is None else beta, generator)
 
 
 # ------------------------------------------------------------------ latent grid (horn)
