@@ -21,16 +21,20 @@ grid (midpoint rule, 288^2 cells), against this law p:
     equal weights 1/8, same shapes   0.193      0.082
     true weights, std 5% too wide    0.0046     0.141
 
-The equal-weight mixture is 40 times further from p than the too-wide one in KL, and
-closer in the Fisher divergence that DSM and SSM minimise: a method that only matches
-scores has no reason to prefer the true weights. Why these weights: the signal a weight-blind
-model leaves is the total variation between its weights and the true ones, 0.275 for
-equal weights, while a likelihood fit on n = 2000 draws misses the weights by about
-1/2 sum_k sqrt(2 w_k (1 - w_k) / (pi n)) = 0.02 (the multinomial noise of the counts);
-a ratio of 6 between the extreme modes keeps that signal 10 times above the noise,
-and the lightest mode (0.05) still holds 100 training points at n = 2000, so a method
-that ignores it fails for lack of weight, not of data. The `mode_weight_error` metric
-(plugins/metrics/modes.py) measures it on the model's grid-normalised density.
+The equal-weight mixture is 40 times further from p than the too-wide one in KL, yet
+closer in the Fisher divergence that DSM and SSM minimise: score matching pulls towards
+the true weights far more weakly than towards the true shapes, and with finite data and
+a finite budget the weights are what it leaves wrong.
+
+Why these weights: the signal a weight-blind model leaves is the total variation between
+its weights and the true ones, 0.275 for equal weights (0.274 over the modes' Voronoi
+cells on the grid, as the metric sees it), while a likelihood fit on n draws misses them
+by about 1/2 sum_k sqrt(2 w_k (1 - w_k) / (pi n)), the multinomial noise of the counts:
+0.022 at n = 2 000 (smoke), 0.014 at 5 000 (quick). A ratio of 6 between the extreme
+modes keeps the signal over 10 times above that noise, and the lightest mode (0.05)
+still holds 100 training points at n = 2 000, so a method that misweighs it does so for
+want of a signal, not of data. The `mode_weight_error` metric (plugins/metrics/modes.py)
+measures it on the model's grid-normalised density.
 
 Ground truth: the exact log-density (a weighted logsumexp), the grid reference (equal to
 it), i.i.d. draws (component k ~ Categorical(w), then c_k + N(0, s^2 I), both from the
