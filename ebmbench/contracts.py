@@ -65,6 +65,7 @@ __all__ = [
     # what a plugin's objects offer
     "EnergyModule",
     "LatentEnergyModule",
+    "GenerativeModule",
     "EnergyFn",
 ]
 
@@ -219,6 +220,15 @@ class LatentEnergyModule(EnergyModule, Protocol):
     def free_energy(
         self, y: "torch.Tensor", x: "torch.Tensor | None" = None, beta: float = math.inf
     ) -> "torch.Tensor": ...
+
+
+@runtime_checkable
+class GenerativeModule(EnergyModule, Protocol):
+    """An energy module that tells its generative story (the `decode` sampler's protocol):
+    generate(n, generator, beta=None) -> [n, dim]: z from the model's latent prior, decoded,
+    plus y | z ~ exp(-beta E(y, z)) normalised, at the model's own beta when None."""
+
+    def generate(self, n: int, generator: "torch.Generator", beta: float | None = None) -> "torch.Tensor": ...
 
 
 @dataclass(frozen=True)

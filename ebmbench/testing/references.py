@@ -130,6 +130,14 @@ def gaussian_target(dim: int = 2):
     callable carrying `.module` and `.x`, like EvalContext.energy_fn."""
     module = _module(lambda y, x=None: 0.5 * y.pow(2).sum(1))
 
+    def generate(n, generator, beta=None):  # its generative story (GenerativeModule): N(0, I / beta)
+        import torch
+
+        scale = (1.0 if beta is None else beta) ** -0.5
+        return torch.randn(n, dim, generator=generator, device=generator.device) * scale
+
+    module.generate = generate
+
     def energy(y):
         return module(y)
 

@@ -81,7 +81,9 @@ def sample_latent(module, y, x, generator, temperature=1.0):
     else:
         zs = module.latent_set()
         e = torch.stack([module.latent_energy(y, z.expand(y.shape[0], -1), x) for z in zs], 1)
-    k = torch.multinomial(torch.softmax(-e / temperature, dim=1), 1, generator=generator).squeeze(1)
+    # a prototype model that stores its cluster frequencies (log_prior) weighs them in
+    logits = -e / temperature + getattr(module, "log_prior", 0.0)
+    k = torch.multinomial(torch.softmax(logits, dim=1), 1, generator=generator).squeeze(1)
     return torch.nn.functional.one_hot(k, e.shape[1]).to(y.dtype)
 
 
