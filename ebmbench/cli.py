@@ -321,7 +321,7 @@ def list_cmd(kind, as_json, fmt, long_, **load):
         return
     console = _console()
     columns = {
-        "tasks": ("kind", "dim", "main_metric", "ground_truth"),
+        "tasks": ("kind", "main_metric", "dim", "ground_truth"),
         "models": ("family", "task_kinds", "latent"),
         "methods": ("family", "model_families", "task_kinds"),
         "samplers": (),
