@@ -91,6 +91,7 @@ GroundTruth = Literal[
     "mode_curve",
     "modes",
     "conditional_quadrature",
+    "mixture",
 ]
 GROUND_TRUTH: dict[str, str] = {
     "log_density": "log_density(y, x=None) -> [B]: the exact normalised log-density",
@@ -103,6 +104,7 @@ GROUND_TRUTH: dict[str, str] = {
     "modes": "conditional_modes(x) -> [B, M, dim]: the true modes of y | x",
     "conditional_quadrature": "conditional_quadrature(x) -> (nodes [B, N, dim], log_weights [B, N]): a quadrature "
     "rule over the domain for each x, fine enough to resolve the true y | x (normalises exp(-F(x, .)))",
+    "mixture": "mixture_components() -> (centres [K, dim], weights [K]): a mixture with known, separated modes",
 }
 
 # Closed: the report colours by it and readers compare within it. "baseline" is for

@@ -105,6 +105,7 @@ class EightGaussians(ExactToy2D):
     summary = "8 isotropic Gaussians on a circle (FFJORD); exact log-density known"
     SCALE, STD, DIV = 4.0, 0.5, 1.414
     length_scale = STD / DIV  # each component's std
+    ground_truth = ExactToy2D.ground_truth | {"mixture"}
 
     @classmethod
     def centers(cls):
@@ -116,6 +117,10 @@ class EightGaussians(ExactToy2D):
         idx = torch.randint(0, 8, (n,), generator=generator, device=generator.device)
         noise = torch.randn(n, 2, generator=generator, **_f64(generator)) * self.STD
         return (self.centers().to(generator.device)[idx] * self.DIV + noise) / self.DIV
+
+    def mixture_components(self):
+        """(centres [8, 2], weights [8]) float64: the equal mixture (ground truth "mixture")."""
+        return self.centers(), torch.full((8,), 1 / 8, dtype=torch.float64)
 
     def log_density(self, y, x=None):
         """Equal-weight mixture of N(c_k/1.414, (0.5/1.414)^2 I), exactly."""
