@@ -24,6 +24,16 @@ from ebmbench_plugins.tasks.digits import Digits, DigitsInpaint
 from ebmbench_plugins.tasks.toy2d import EightGaussians
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One torch thread, as cells run by default (--threads 1): AIS is many small steps,
+    which a second thread on a shared 2-core machine slows down several-fold."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 class Box(ebmbench.Task):
     """A fixed-data unconditional task on [0, 1]^dim (only what the metric reads)."""
 
