@@ -32,7 +32,7 @@ def test_kde_energy_is_minus_the_brute_force_and_sklearn_log_density(dim, h):
     c = torch.rand(700, dim, generator=gen(0), dtype=torch.float64)
     y = torch.rand(90, dim, generator=gen(1), dtype=torch.float64)
     kde = KDEEnergy(c, h)
-    kde.CHUNK_ENTRIES = 5000  # several blocks of rows
+    kde.CHUNK_ENTRIES, kde.MIN_ROWS = 5000, 1  # several blocks of rows
     ours = -kde(y).numpy()
     d2 = ((y.numpy()[:, None, :] - c.numpy()[None]) ** 2).sum(-1)  # direct differences, no expansion
     brute = logsumexp(-d2 / (2 * h * h), 1) - math.log(len(c)) - dim / 2 * math.log(2 * math.pi * h * h)
@@ -48,7 +48,7 @@ def test_kde_energy_is_minus_the_brute_force_and_sklearn_log_density(dim, h):
 def test_kde_gradient_is_exact_and_backward_recomputes_blocks():
     c = torch.randn(60, 2, generator=gen(2), dtype=torch.float64)
     kde = KDEEnergy(c, 0.3)
-    kde.CHUNK_ENTRIES = 200  # blocks of 3 rows
+    kde.CHUNK_ENTRIES, kde.MIN_ROWS = 200, 1  # blocks of 3 rows
     y = torch.randn(8, 2, generator=gen(3), dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(lambda t: kde.log_density(t), (y,))
     assert torch.autograd.gradgradcheck(lambda t: kde.log_density(t), (y,))
