@@ -62,9 +62,12 @@ density those models define.
 Uncertainty. `ais_nll_se` is the standard error of log mean_k w_k over the K runs by the
 delta method: sd(w) / (sqrt(K) mean(w)). It ignores the test split's own sampling error
 (the same for every model). By Jensen E[log Z_hat] <= log Z: AIS underestimates log Z in
-expectation, so ais_nll is an upper bound in expectation (stochastic, not strict), and
-the delta-method SE, itself estimated from the same weights, understates the error when
-the weights are heavy-tailed (too few temperatures). Applies to unconditional tasks above
+expectation, and log Z enters the NLL with a plus sign, so ais_nll is a stochastic LOWER
+bound of the true NLL in expectation: an unconverged run flatters the model (the
+opposite of a directed model's AIS, whose log p-hat is a lower bound). Read a large
+`ais_nll_se` as a warning, not as a wide interval around a fair value: the delta-method
+SE, estimated from the same weights, understates the error when the weights are
+heavy-tailed (too few temperatures), and the bias runs in one direction. Applies to unconditional tasks above
 2-D; the 2-D tasks have the exact grid NLL (`nll_grid`), and a conditional NLL would need
 one log Z(x) per test condition.
 """
