@@ -24,13 +24,14 @@ __all__ = ["conformance_suite", "run_conformance", "run_case", "Outcome", "Kit",
 _KITS: dict[KitConfig, Kit] = {}  # one registry and one set of shared inputs per selection
 
 
-def _config(select, plugins_dirs, partners, exempt, device) -> KitConfig:
+def _config(select, plugins_dirs, partners, exempt, device, slow=()) -> KitConfig:
     return KitConfig(
         str(select),
         tuple(str(d) for d in plugins_dirs),
         tuple(partners),
         tuple(sorted(dict(exempt or {}).items())),
         device,
+        tuple(slow),
     )
 
 
@@ -59,6 +60,7 @@ def conformance_suite(
     partners: Iterable[str] = (),
     exempt: Mapping[str, str] | None = None,
     device: str = "cpu",
+    slow: Iterable[str] = (),
 ):
     """A pytest test function, parametrised (by ebmbench's pytest plugin) with one case per
     entry and check of the plugins `select` names. Assign it to a `test_*` name.
@@ -66,10 +68,11 @@ def conformance_suite(
     `plugins_dirs`: local plugin folders to load too. `partners`: names of entries to try
     first when a check needs a partner (a task for a model, a task and model for a method).
     `exempt`: {case-id pattern (fnmatch): reason}; those cases are skipped with the reason.
+    `slow`: case-id patterns (fnmatch) marked `slow`, e.g. an expensive metric's checks.
     """
     import pytest
 
-    config = _config(select, plugins_dirs, partners, exempt, device)
+    config = _config(select, plugins_dirs, partners, exempt, device, slow)
 
     def test_conformance(ebmbench_case):
         run_case(ebmbench_case)

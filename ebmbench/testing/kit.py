@@ -24,13 +24,15 @@ class KitConfig:
     (`ebm_example.tasks`), or a plugin-name prefix (`ebm_example` selects
     `ebm_example.*`). `partners`: entry names to try first as partners (the kit's own
     entries always come first). `exempt`: {case-id pattern: reason}; matching cases are
-    skipped with that reason (e.g. {"metrics:samples_per_s:direction": "a cost"})."""
+    skipped with that reason (e.g. {"metrics:samples_per_s:direction": "a cost"}).
+    `slow`: case-id patterns marked `slow` (run in the slow pass), e.g. an expensive metric."""
 
     select: str
     plugins_dirs: tuple[str, ...] = ()
     partners: tuple[str, ...] = ()
     exempt: tuple[tuple[str, str], ...] = ()
     device: str = "cpu"
+    slow: tuple[str, ...] = ()
 
 
 @dataclass
@@ -246,6 +248,7 @@ class Kit:
             for pattern, reason in self.config.exempt:
                 if fnmatch.fnmatchcase(case.id, pattern):
                     case.skip = f"exempt: {reason}"
+            case.slow = case.slow or any(fnmatch.fnmatchcase(case.id, p) for p in self.config.slow)
         return out
 
 

@@ -15,4 +15,6 @@ test_builtin_conformance = conformance_suite(
         "metrics:ess_per_s:d*": "a cost (effective samples per second): timing, not the model",
         "metrics:sampler_grad_evals:direction": "a cost (gradient evaluations): the same for any model",
     },
+    # AIS on the kit's 64-D KDE energy (~10 ms a call): about a minute, so the slow pass
+    slow=("metrics:ais_nll*:direction",),
 )
