@@ -75,7 +75,19 @@ class HornOracle(OracleEnergy):
     the largest ellipse (x = 1), where the relative error is ~exp(-2 pi^2 (s / arc)^2) ~ 1e-10.
     Squared distances by expansion, |y|^2 - 2 (y * rho) . u + (rho^2) . u^2, so memory is
     [B, n_angles] and not [B, n_angles, 2].
+
+    Only a window of the nodes is summed: a coarse pass over every COARSE-th node finds
+    the nearest one, and the rule sums the 2 * HALF_WINDOW nodes around it. The terms left
+    out lie at least 128 nodes (0.39 rad) along the curve from the nearest point; the
+    curve's speed |c'(t)| is at least min rho = 1.5, so they are 0.59 = 11.8 noise stds
+    away and weigh below exp(-69) of the sum. Where the curvature makes the decay slower
+    (points halfway to a centre of curvature, >= 0.56 = 11 stds off the curve) the density
+    itself is below exp(-60), under the floor. 6x fewer terms than the full rule (the horn
+    oracle's cell spent 4 of its 5 smoke minutes here).
     """
+
+    COARSE = 32  # every 32nd node (64 nodes) for the nearest-node search
+    HALF_WINDOW = 128 + 16  # 128 nodes each side, plus the coarse search's +-16 node error
 
     def __init__(self, radii_fn, noise: float, log_floor: float, n_angles: int = 2048):
         super().__init__(log_floor)
@@ -89,12 +101,21 @@ class HornOracle(OracleEnergy):
         s2 = self.noise**2
         yd = y.to(torch.float64)
         rho = self.radii_fn(x.to(yd.device)).to(torch.float64)  # [B, 2]
+        n = self.unit.shape[0]
+        coarse = self.unit[:: self.COARSE]  # [n / COARSE, 2]
+        offsets = torch.arange(-self.HALF_WINDOW, self.HALF_WINDOW, device=yd.device)
         out = []
         for i in range(0, yd.shape[0], self.CHUNK):
             yc, rc = yd[i : i + self.CHUNK], rho[i : i + self.CHUNK]
-            d2 = (yc * yc).sum(1, keepdim=True) - 2 * (yc * rc) @ self.unit.T + (rc * rc) @ (self.unit**2).T
+            a, b = yc * rc, rc * rc
+            nearest = ((b @ (coarse**2).T) - 2 * a @ coarse.T).argmin(1) * self.COARSE  # |y|^2 is common
+            if 2 * self.HALF_WINDOW < n:
+                u = self.unit[(nearest[:, None] + offsets) % n]  # [rows, W, 2]
+                d2 = (yc * yc).sum(1, keepdim=True) - 2 * (a[:, None, :] * u).sum(2) + (b[:, None, :] * u * u).sum(2)
+            else:
+                d2 = (yc * yc).sum(1, keepdim=True) - 2 * a @ self.unit.T + b @ (self.unit**2).T
             out.append(torch.logsumexp(-d2.clamp_min(0) / (2 * s2), 1))
-        log_mean = torch.cat(out) - math.log(self.unit.shape[0]) if out else yd.new_zeros(0)
+        log_mean = torch.cat(out) - math.log(n) if out else yd.new_zeros(0)
         return log_mean - math.log(2 * math.pi * s2)
 
 
