@@ -25,6 +25,8 @@ GROUND_TRUTH_METHODS = {
     "modes": "conditional_modes",
     "mode_curve": "conditional_curve",
     "labels": "labels",
+    "conditional_quadrature": "conditional_quadrature",
+    "mixture": "mixture_components",
 }
 
 

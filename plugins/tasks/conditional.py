@@ -42,6 +42,7 @@ class Horn(ebmbench.Task):
     dim = 2
     x_dim = 1
     ALPHA, BETA, NOISE = 1.5, 2.0, 0.05
+    length_scale = NOISE  # the noise around the ellipse
     R1, R2 = ALPHA * math.e**2, BETA * math.e**2  # largest radii, at x = 1
     domain = ((-(R1 + 0.5), R1 + 0.5), (-(R2 + 0.5), R2 + 0.5))
     # the exact conditional NLL: a model with one answer per x (collapsed onto one point of
@@ -159,6 +160,7 @@ class Branches(ebmbench.Task):
     dim = 1
     x_dim = 1
     NOISE = 0.1
+    length_scale = NOISE  # each branch's noise
     N_BRANCHES = 3
     domain = ((-3.5, 3.5),)  # the branches span [-2.5, 2.5]; 10 noise stds of margin
     # the exact conditional NLL: one right branch per x is not the answer (issue 11)
