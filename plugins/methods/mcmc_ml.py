@@ -48,8 +48,9 @@ class ShortRun(MCMCMaxLikelihood):
     name = "short_run"
     summary = "short-run MCMC ML: K Langevin steps from uniform noise each update, no buffer"
     reference = "Nijkamp, Hill, Zhu & Wu 2019, Learning non-convergent non-persistent short-run MCMC"
-    params = {**langevin_params(30, step=0.02), **OPTIM_PARAMS}
+    params = {**langevin_params(30, step=0.02, capped=False), **OPTIM_PARAMS}
     auto_step = 0.02
+    cap_step_by_task = False  # the K-step chain is the model: no stationary law to protect
 
     def sampler(self):
         """The learned model is the K-step chain from noise: evaluate exactly that chain."""

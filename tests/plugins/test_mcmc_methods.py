@@ -227,6 +227,11 @@ def test_the_auto_langevin_step_is_capped_by_the_task_length_scale(registry, tas
         assert 1 / (1 - eps / (2 * t.length_scale**2)) <= 1.053
     m = registry.make("methods", "pcd")
     assert m.p["step"] == 0 and m.chain_params()["step"] == 0.01  # before training: the base
+    # short-run's K-step chain is the model: no stationary law to protect, no cap
+    sr = registry.make("methods", "short_run")
+    ctx = TrainContext(registry, t, get_profile("smoke"), 0, "cpu")
+    sr.resolve_step(ctx)
+    assert sr.chain_params()["step"] == 0.02
     for method in ("exact_ml", "cd", "pcd", "short_run", "hmc_ml"):
         m = registry.make("methods", method)
         assert m.family == "contrastive" and m.reference and m.summary
