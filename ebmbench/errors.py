@@ -33,7 +33,7 @@ def unknown_name(kind: str, name: str, known: Iterable[str]) -> UsageError:
     known = sorted(known)
     close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
     hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-    listing = f" (known: {', '.join(known)})" if len(known) <= 12 else f" (see `ebmbench list {kind}`)"
+    listing = f" (known: {', '.join(known)})" if len(known) <= 16 else f" (see `ebmbench list {kind}`)"
     return UsageError(f"unknown {kind[:-1]} {name!r}{hint}{listing if not close else ''}")
 
 

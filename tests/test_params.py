@@ -200,7 +200,7 @@ def test_every_builtin_default_is_inside_its_own_bounds(builtins):
         ("methods", "dsm_multi", {"sigma_min": "0"}, "sigma_min"),
         ("methods", "dsm_multi", {"sigma_max": "0"}, "sigma_max"),
         ("methods", "dae", {"sigma": "0"}, "sigma"),
-        ("methods", "pcd", {"step": "0"}, "step"),
+        ("methods", "pcd", {"step": "-0.01"}, "step"),  # 0 is "auto"
         ("methods", "pcd", {"lr": "0"}, "lr"),
         ("methods", "hmc_ml", {"step": "0"}, "step"),
         ("samplers", "langevin", {"step": "0"}, "step"),
