@@ -29,6 +29,8 @@ WIDE = {"COLUMNS": "250"}  # rich folds long cells on a narrow terminal
         (("-t", "8gaussians", "--metric", "energy_gap, mmd"), ("unknown metric 'mmd'",)),
         (("-t", "8gaussians", "-M", "pcd,dsm,kmeanz"), ("unknown method 'kmeanz'", "did you mean 'kmeans'")),
         (("--all", "--profile", "smok"), ("smok",)),
+        # a parameter that names another entry (Param.names) is checked before any cell runs
+        (("-t", "rings", "-m", "oracle", "-M", "given[sampler=langevn]"), ("given[sampler=langevn]", "'langevin'")),
     ],
 )
 def test_unknown_names_suggest(args, fragments, tmp_path):
