@@ -63,13 +63,14 @@ def only_run(out: Path) -> Path:
     return runs[0]
 
 
-def fn_energy(fn):
-    """A model whose energy is fn(y) (x ignored): closed-form energies for metric tests."""
+def fn_energy(fn, conditional: bool = False):
+    """A model whose energy is fn(y) (x ignored), or fn(y, x) when `conditional`:
+    closed-form energies for metric tests."""
     import torch
 
     class FnEnergy(torch.nn.Module):
         def forward(self, y, x=None):
-            return fn(y)
+            return fn(y, x) if conditional else fn(y)
 
     return FnEnergy()
 

@@ -23,6 +23,7 @@ from ebmbench.profiles import get_profile
 from ebmbench.registry import load_registry
 from ebmbench_plugins.metrics.conditional import ArcCoverage, ConditionalNLL, covered_fraction, n_pairs
 from ebmbench_plugins.tasks.conditional import Branches, Horn
+from support import fn_energy
 
 SMOKE = get_profile("smoke")
 # two test pairs on horn: its oracle sums 2048 Gaussians per quadrature node
@@ -38,15 +39,6 @@ def registry():
 class Method(ebmbench.Method):
     name = "test-method"
     family = "contrastive"
-
-
-class Energy(torch.nn.Module):
-    def __init__(self, f):
-        super().__init__()
-        self.f = f
-
-    def forward(self, y, x=None):
-        return self.f(y, x)
 
 
 def make_ctx(registry, task, model, data, profile=SMOKE):
@@ -130,7 +122,9 @@ def test_branches_nll_of_the_oracle_one_branch_and_a_wide_branch(registry):
     f0 = 2 + 0.5 * np.sin(2 * np.pi * x)
     nlls = {}
     for s in (Branches.NOISE, 1.0):
-        energy = Energy(lambda y, x, s=s: ((y[:, 0] - task.branch_values(x)[:, 0].float()) ** 2) / (2 * s * s))
+        energy = fn_energy(
+            conditional=True, fn=lambda y, x, s=s: ((y[:, 0] - task.branch_values(x)[:, 0].float()) ** 2) / (2 * s * s)
+        )
         log_z = np.array([truncated_normal_log_z((m,), s, task.domain) for m in f0])
         expect = float(((y - f0) ** 2 / (2 * s * s) + log_z).mean())
         nlls[s] = ConditionalNLL().compute(make_ctx(registry, task, energy, data))
@@ -164,7 +158,10 @@ def horn_cells(registry):
     data.test = task.sample(2, torch.Generator().manual_seed(6), x=x)
     u = torch.tensor([math.cos(MID_ARC), math.sin(MID_ARC)], dtype=torch.float64)
     s = task.NOISE
-    collapsed = Energy(lambda y, x: (((y.double() - task.radii(x) * u) ** 2).sum(1) / (2 * s * s)).float())
+
+    def collapsed(y, x):  # one answer per x: the middle of the first arc
+        return (((y.double() - task.radii(x) * u) ** 2).sum(1) / (2 * s * s)).float()
+
     t = (torch.arange(512, dtype=torch.float64) + 0.5) * (math.pi / 512)
     half_ring = torch.stack([torch.cos(t), torch.sin(t)], 1)
 
@@ -172,7 +169,11 @@ def horn_cells(registry):
         c = task.radii(x)[:, None, :] * half_ring[None]
         return -torch.logsumexp(-((y.double()[:, None, :] - c) ** 2).sum(-1) / (2 * s * s), 1).float()
 
-    models = {"oracle": oracle(registry, task, data), "collapsed": Energy(collapsed), "half": Energy(half)}
+    models = {
+        "oracle": oracle(registry, task, data),
+        "collapsed": fn_energy(collapsed, conditional=True),
+        "half": fn_energy(half, conditional=True),
+    }
     return task, data, {k: make_ctx(registry, task, m, data, MICRO) for k, m in models.items()}
 
 
