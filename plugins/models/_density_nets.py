@@ -121,7 +121,8 @@ class KDEEnergy(nn.Module):
     MIN_ROWS), so an [rows, n] block stays at 2 MB of float64 whatever n is (a 2-D task's full profile has n = 50 000
     and the evaluation grid 82 944 points; digits has 64 coordinates, which only the matmul
     sees), and gradients recompute the blocks (_KernelLogSum) instead of storing them.
-    Speed: in up to 3 dimensions and at the fitted bandwidth, a cell list (_kde_cells)
+    Speed: in up to 3 dimensions and where the bandwidth is small against the data's
+    extent (CellList.usable), a cell list (_kde_cells)
     sums each row over the centres within 9 bandwidths only, with a bounded relative
     error of 1e-9 (rows it cannot bound take the dense sum); `use_cells = False` turns it off.
     """
@@ -137,26 +138,30 @@ class KDEEnergy(nn.Module):
         self.register_buffer("sq_norms", (c * c).sum(1))
         self.bandwidth = float(bandwidth)
         self.use_cells = c.shape[0] >= self.MIN_CENTRES_FOR_CELLS
-        self._cells = None
+        self._cells = {}  # (bandwidth, device) -> CellList or None
 
-    def cells(self):
-        """The cell list of the fitted bandwidth, built on first use (None where it does not pay)."""
+    def cells(self, bandwidth: float | None = None):
+        """The cell list of a bandwidth (default: the fitted one), built on first use and
+        kept for the last bandwidth asked (the validation search asks ~30 in turn); None
+        where it does not pay."""
+        h = self.bandwidth if bandwidth is None else float(bandwidth)
         if not self.use_cells:
             return None
-        if self._cells is None or self._cells.axes[0].device != self.centres.device:
+        key = (h, self.centres.device)
+        if key not in self._cells:
             from ebmbench_plugins.models._kde_cells import CellList
 
-            usable = CellList.usable(self.centres, self.bandwidth)
-            self._cells = CellList(self.centres, self.bandwidth) if usable else None
-            self.use_cells = usable
-        return self._cells
+            keep = {k: v for k, v in self._cells.items() if k[0] == self.bandwidth}
+            keep[key] = CellList(self.centres, h) if CellList.usable(self.centres, h) else None
+            self._cells = keep
+        return self._cells[key]
 
     def log_density(self, y, bandwidth: float | None = None):
         """log p(y) at bandwidth h (default: the fitted one), float64 [B]."""
         h = self.bandwidth if bandwidth is None else float(bandwidth)
         n, d = self.centres.shape
         rows = max(self.MIN_ROWS, self.CHUNK_ENTRIES // n)
-        cells = self.cells() if h == self.bandwidth else None
+        cells = self.cells(h)
         lse = _KernelLogSum.apply(y.to(torch.float64), self.centres, self.sq_norms, h, rows, cells)
         return lse - math.log(n) - 0.5 * d * math.log(2 * math.pi * h * h)
 

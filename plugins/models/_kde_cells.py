@@ -33,6 +33,7 @@ SPLIT = 2  # cells of side cutoff / SPLIT: (2 SPLIT + 1)^d of them around a quer
 # square of side 2.5 cutoffs, not 3 (SPLIT = 1), so fewer pairs are formed
 MAX_DIM = 3  # above d = 3 the neighbour cells cost more than they save
 MAX_CELLS = 2**22  # the count/start tables stay under 64 MB
+MAX_SEARCHED = 0.25  # the neighbourhood's share of the data's box above which dense is faster
 PAIR_BUDGET = 2**21  # (query, centre) pairs handled at once: ~70 MB of float64 temporaries
 
 
@@ -69,12 +70,15 @@ class CellList:
 
     @staticmethod
     def usable(centres: torch.Tensor, bandwidth: float) -> bool:
-        """Whether a cell list pays off: low dimension and a grid of bounded size."""
+        """Whether a cell list pays off: low dimension, a grid of bounded size, and a
+        neighbourhood that is a small part of the data's box (a pair costs ~5 dense
+        entries, so a bandwidth of the data's own scale is summed densely)."""
         n, dim = centres.shape
-        if dim > MAX_DIM or bandwidth <= 0 or not torch.isfinite(centres).all():
+        if dim > MAX_DIM or not bandwidth > 0 or not torch.isfinite(centres).all():
             return False
         extent = (centres.max(0).values - centres.min(0).values) / (CUTOFF * bandwidth / SPLIT) + 1
-        return float(extent.prod()) <= MAX_CELLS
+        searched = extent.clamp(max=2 * SPLIT + 1).prod() / extent.prod()
+        return float(extent.prod()) <= MAX_CELLS and float(searched) <= MAX_SEARCHED
 
     def _segments(self, y):
         """[B, (2 SPLIT + 1)^(d-1)] first sorted centre and length of each neighbour run."""
