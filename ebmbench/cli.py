@@ -759,9 +759,11 @@ def _run_with_progress(registry, cfg, cells, resume_dir, warn, reporter):
     state: dict = {}
     n_skipped = sum(c.skip_reason is not None for c in cells)
 
-    def on_start(store, n_compute, n_reused):
+    def on_start(store, n_compute, n_reused, expected=None):
         state["store"] = store
         reporter.start(store.run_id, n_compute, n_reused, n_skipped)
+        if reporter.tally is not None:
+            reporter.tally.expect(expected or {}, cfg.jobs)
 
     try:
         with reporter:

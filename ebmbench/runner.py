@@ -45,7 +45,15 @@ from ebmbench.results.runs import (
 from ebmbench.results.schema import SCHEMA_VERSION, ResultRow, RunStatus
 from ebmbench.results.store import RunStore, StoreError, new_run_id, write_json
 
-__all__ = ["RunInterrupted", "RunOutcome", "execute", "longest_first", "mark_dead_runs", "run_meta"]
+__all__ = [
+    "RunInterrupted",
+    "RunOutcome",
+    "execute",
+    "expected_wall_times",
+    "longest_first",
+    "mark_dead_runs",
+    "run_meta",
+]
 
 
 class RunInterrupted(BaseException):
@@ -227,11 +235,13 @@ def execute(
     cells: list[PlannedCell],
     *,
     resume: Path | None = None,
-    on_start: Callable[[RunStore, int, int], None] | None = None,
+    on_start: Callable[[RunStore, int, int, dict[str, float | None]], None] | None = None,
     on_cell: Callable[[dict[str, Any]], None] | None = None,
     warn: Callable[[str], None] = lambda msg: print(msg, file=sys.stderr),
 ) -> RunOutcome:
-    """Run `cells`; `on_start(store, n_to_compute, n_reused)` and `on_cell(row)` feed the progress display.
+    """Run `cells`; `on_start(store, n_to_compute, n_reused, expected)` (expected: cell_id ->
+    expected wall seconds from earlier runs, None where unknown) and `on_cell(row)` feed
+    the progress display.
 
     Exactly n_to_compute + n_reused rows then arrive through `on_cell` (the reused ones first,
     with `cached_from` set); skipped pairs and the cells a resumed run already has never do,
@@ -271,11 +281,16 @@ def execute(
         sources = (
             {} if cfg.force else index_done_cells(cfg.out, {c.spec.cell_key for c in runnable}, warn, exclude=store.dir)
         )
-        to_compute = longest_first(
-            [c for c in runnable if c.spec.cell_key not in sources], cfg.out, store.dir, parallel=cfg.jobs > 1
-        )
+        pending = [c for c in runnable if c.spec.cell_key not in sources]
+        expected = expected_wall_times(pending, cfg.out, store.dir)
+        to_compute = longest_first(pending, cfg.out, store.dir, parallel=cfg.jobs > 1, expected=expected)
         if on_start:
-            on_start(store, len(to_compute), len(runnable) - len(to_compute))
+            on_start(
+                store,
+                len(to_compute),
+                len(runnable) - len(to_compute),
+                {c.spec.cell_id: expected.get(c.spec.cell_id) for c in to_compute},
+            )
         outcome.n_cached = _copy_cached(store, runnable, sources, stored)
         if to_compute:
             executor = registry.make("executors", cfg.executor)
@@ -328,19 +343,31 @@ def execute(
     return outcome
 
 
-def longest_first(cells: list[PlannedCell], root: Path, exclude: Path, parallel: bool) -> list[PlannedCell]:
+def expected_wall_times(cells: list[PlannedCell], root: Path, exclude: Path) -> dict[str, float]:
+    """cell_id -> expected wall seconds: the median of the same (task, model/method,
+    profile) in earlier runs under `root`; cells never seen are absent."""
+    if not cells:
+        return {}
+    signature = {c.spec.cell_id: (c.task_label, c.label, c.spec.profile) for c in cells}
+    past = past_wall_times(root, set(signature.values()), exclude=exclude)
+    return {cid: past[sig] for cid, sig in signature.items() if sig in past}
+
+
+def longest_first(
+    cells: list[PlannedCell], root: Path, exclude: Path, parallel: bool, expected: dict[str, float] | None = None
+) -> list[PlannedCell]:
     """The cells in the order to start them: with several workers, longest expected wall
     time first (LPT scheduling), so a run does not end on one long cell with the other
-    workers idle. Expected times are medians of earlier runs under `root`; cells never
-    seen keep plan order, ahead of the known ones (they may be long). One worker gains
-    nothing from reordering, so its order stays the plan's, which reads best in the log."""
+    workers idle. Expected times (`expected`, else read here) are medians of earlier runs
+    under `root`; cells never seen keep plan order, ahead of the known ones (they may be
+    long). One worker gains nothing from reordering, so its order stays the plan's, which
+    reads best in the log."""
     if not parallel or len(cells) < 3:
         return cells
-    signature = {id(c): (c.task_label, c.label, c.spec.profile) for c in cells}
-    past = past_wall_times(root, set(signature.values()), exclude=exclude)
+    past = expected_wall_times(cells, root, exclude) if expected is None else expected
     if not past:
         return cells
-    return sorted(cells, key=lambda c: -past.get(signature[id(c)], float("inf")))  # stable: ties keep plan order
+    return sorted(cells, key=lambda c: -past.get(c.spec.cell_id, float("inf")))  # stable: ties keep plan order
 
 
 def _finish(store: RunStore, executor, status: RunStatus, reason: str | None = None) -> None:

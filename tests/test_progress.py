@@ -121,6 +121,34 @@ def test_eta_is_computed_over_computed_cells_only():
     assert tally.done == tally.total and tally.eta_s() == 0.0
 
 
+def test_eta_follows_earlier_runs_times_of_the_cells_left_scaled_by_this_run():
+    clock = Clock()
+    tally = Tally(to_compute=4, reused=0, clock=clock)
+    # longest first: a 100 s cell, then three of 10 s; two workers
+    tally.expect({"a": 100.0, "b": 10.0, "c": 10.0, "d": 10.0}, jobs=2)
+    assert tally.eta_s() == pytest.approx(100.0)  # before any cell: the longest bounds the wait
+    clock.now += 200.0
+    tally.add({**row(), "cell_id": "a", "wall_time_s": 200.0})  # this machine is 2x slower
+    assert tally.eta_s() == pytest.approx(2 * 30.0 / 2)  # not 200 s per cell x 3 from the rate
+    tally.add({**row(), "cell_id": "b", "wall_time_s": 20.0})
+    assert tally.eta_s() == pytest.approx(220.0 / 110.0 * 20.0 / 2)
+
+
+def test_eta_falls_back_to_the_rate_when_most_cells_are_unknown():
+    clock = Clock()
+    tally = Tally(to_compute=3, reused=0, clock=clock)
+    tally.expect({"a": 5.0, "b": None, "c": None}, jobs=1)
+    assert tally.eta_s() is None
+    clock.now += 10.0
+    tally.add({**row(), "cell_id": "b", "wall_time_s": 10.0})
+    assert tally.eta_s() == pytest.approx(10.0)  # a known, c unknown: the median of the known, 5 + 5
+    tally2 = Tally(to_compute=3, reused=0, clock=clock)
+    tally2.expect({"a": None, "b": None, "c": 5.0}, jobs=1)
+    clock.now += 10.0
+    tally2.add({**row(), "cell_id": "c", "wall_time_s": 10.0})
+    assert tally2.eta_s() == pytest.approx(20.0)  # a and b unknown: 10 s per cell from the rate
+
+
 def test_plain_lines_merge_when_cells_finish_fast_but_never_hide_failures(monkeypatch):
     clock, lines = Clock(), []
     reporter = PlainReporter(lines.append, clock=clock, width=80)

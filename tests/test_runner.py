@@ -269,7 +269,7 @@ def test_with_several_workers_the_longest_known_cells_start_first(registry, tmp_
     from test_leaderboard import base_row
 
     from ebmbench.results.store import RunStore
-    from ebmbench.runner import longest_first
+    from ebmbench.runner import expected_wall_times, longest_first
 
     cfg = RunConfig(
         tasks=sels("8gaussians"), models=sels("mlp"), methods=sels("dsm", "nce", "pcd", "ssm"), seeds=1, profile="smoke"
@@ -287,3 +287,11 @@ def test_with_several_workers_the_longest_known_cells_start_first(registry, tmp_
     assert longest_first(cells, tmp_path, exclude=tmp_path / "none", parallel=False) == cells
     quick = RunConfig(**{**cfg.__dict__, "profile": "quick"})  # another profile's times do not count
     assert longest_first(plan(registry, quick), tmp_path, exclude=tmp_path, parallel=True) == plan(registry, quick)
+    # the same history gives the progress display its expected times (the ETA)
+    expected = expected_wall_times(cells, tmp_path, exclude=tmp_path / "none")
+    assert {c.method_label: expected.get(c.spec.cell_id) for c in cells} == {
+        "dsm": 1.0,
+        "nce": None,
+        "pcd": 9.0,
+        "ssm": 4.0,
+    }

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+import statistics
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -48,6 +49,11 @@ class Tally:
     done: int = 0
     computed: int = 0
     since: float = field(default=math.nan)  # when computing started: after the reused burst
+    expected: dict[str, float | None] = field(default_factory=dict)  # see expect()
+    jobs: int = 1
+    _finished: set[Any] = field(default_factory=set)
+    _observed: float = 0.0  # wall seconds of finished cells with an expected time
+    _predicted: float = 0.0  # and their expected seconds
 
     def __post_init__(self) -> None:
         self.since = self.clock()
@@ -63,17 +69,47 @@ class Tally:
             self.since = self.clock()  # reused rows come first: time the computing from the last one
             return True
         self.computed += 1
+        cell_id, seconds = row.get("cell_id"), _number(row.get("wall_time_s"))
+        self._finished.add(cell_id)
+        if seconds is not None and self.expected.get(cell_id):
+            self._observed += seconds
+            self._predicted += self.expected[cell_id]
         return False
 
+    def expect(self, expected: dict[str, float | None], jobs: int) -> None:
+        """Earlier runs' wall times of the cells to compute (cell_id -> seconds, None where
+        unknown) and the number of workers: the ETA then follows the work actually left,
+        not the rate of the cells that happened to finish first (with longest-first
+        scheduling those are the longest, and a rate from them overstates the rest)."""
+        self.expected = dict(expected)
+        self.jobs = max(1, int(jobs))
+
     def eta_s(self) -> float | None:
-        """Seconds until the last cell, from the rate so far (jobs in parallel included);
-        None before the first computed cell."""
+        """Seconds until the last cell: from earlier runs' times of the cells left when
+        they are known for at least half of them (scaled by how this run compares with
+        them so far), else from the rate so far (jobs in parallel included); None before
+        the first computed cell when nothing is known."""
         left = self.to_compute - self.computed
         if left <= 0:
             return 0.0
+        known = self._eta_from_history()
+        if known is not None:
+            return known
         if self.computed == 0:
             return None
         return (self.clock() - self.since) / self.computed * left
+
+    def _eta_from_history(self) -> float | None:
+        pending = [s for cid, s in self.expected.items() if cid not in self._finished]
+        known = [s for s in pending if s is not None]
+        if not known or len(known) < len(pending) / 2:
+            return None
+        fill = statistics.median(known)
+        work = [fill if s is None else s for s in pending]
+        scale = self._observed / self._predicted if self._predicted > 0 else 1.0
+        # cells now running count in full (their elapsed part is not known here), and the
+        # last cell bounds the wait from below however many workers there are
+        return scale * max(sum(work) / self.jobs, max(work))
 
 
 def is_reused(row: dict[str, Any]) -> bool:
