@@ -28,8 +28,10 @@ both). Both have a generative story (a uniformly chosen centre plus N(0, h^2 I);
 L eps), so their sample metrics use the `decode` sampler: exact i.i.d. draws of the fitted
 law, the way the architectural models are sampled. A chain would add its own stationary
 error (the oracle's row shows how much that is for sir_mala) and, on a 50 000-centre
-KDE, cost most of a full-profile cell. The training log has one point, at step 0: `loss` is the validation NLL of the
-fitted law (it is normalised), `energy_gap` the noise gap, plus the chosen bandwidth/ridge.
+KDE, cost most of a full-profile cell.
+
+The training log has one point, at step 0: `loss` is the validation NLL of the fitted law
+(it is normalised), `energy_gap` the noise gap, plus the chosen bandwidth/ridge.
 """
 
 from __future__ import annotations

@@ -108,8 +108,7 @@ class _KernelLogSum(torch.autograd.Function):
                 grad = torch.zeros_like(y)
             if bool(dense.any()):
                 idx = dense.nonzero().squeeze(1)
-                exact = torch.zeros_like(grad).index_copy(0, idx, _dense_grad(y[idx], centres, sq_norms, h, rows))
-                grad = torch.where(dense[:, None], exact, grad)
+                grad = grad.index_copy(0, idx, _dense_grad(y[idx], centres, sq_norms, h, rows))
         return grad_out[:, None] * grad, None, None, None, None, None
 
 
@@ -122,9 +121,9 @@ class KDEEnergy(nn.Module):
     and the evaluation grid 82 944 points; digits has 64 coordinates, which only the matmul
     sees), and gradients recompute the blocks (_KernelLogSum) instead of storing them.
     Speed: in up to 3 dimensions and where the bandwidth is small against the data's
-    extent (CellList.usable), a cell list (_kde_cells)
-    sums each row over the centres within 9 bandwidths only, with a bounded relative
-    error of 1e-9 (rows it cannot bound take the dense sum); `use_cells = False` turns it off.
+    extent (CellList.usable), a cell list (_kde_cells) sums each row over the centres
+    within 9 bandwidths only, with a bounded relative error of 1e-9 (rows it cannot bound
+    take the dense sum); `use_cells = False` turns it off.
     """
 
     CHUNK_ENTRIES = 2**18

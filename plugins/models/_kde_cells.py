@@ -71,7 +71,7 @@ class CellList:
     @staticmethod
     def usable(centres: torch.Tensor, bandwidth: float) -> bool:
         """Whether a cell list pays off: low dimension, a grid of bounded size, and a
-        neighbourhood that is a small part of the data's box (a pair costs ~5 dense
+        neighbourhood that is a small part of the data's box (a pair costs several dense
         entries, so a bandwidth of the data's own scale is summed densely)."""
         n, dim = centres.shape
         if dim > MAX_DIM or not bandwidth > 0 or not torch.isfinite(centres).all():
