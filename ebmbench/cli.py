@@ -825,7 +825,7 @@ def _print_run(run_dir: Path, console=None) -> None:
 
 
 @cli.command("show")
-@click.argument("run", required=False)
+@click.argument("runs", nargs=-1, metavar="[RUN]...")
 @click.option(
     "--out",
     type=click.Path(file_okay=False),
@@ -835,6 +835,13 @@ def _print_run(run_dir: Path, console=None) -> None:
 )
 @click.option("-t", "--task", "only_task", default=None, help="Only this task.")
 @click.option("--metric", default=None, help="Pivot of this metric (or several, comma-separated): methods x tasks.")
+@click.option(
+    "--vs",
+    default=None,
+    metavar="MODEL/METHOD",
+    help="With --metric: each cell is the difference to this row on the same data draws "
+    "(paired by task and data seed), mean ± interval over the draws both measured.",
+)
 @click.option(
     "--format",
     "fmt",
@@ -857,16 +864,21 @@ def _print_run(run_dir: Path, console=None) -> None:
     "(in column pages when the terminal is narrow).",
 )
 @click.option("--skipped", is_flag=True, help="List the skipped (task, model/method) pairs, grouped by reason.")
-def show_cmd(run, out, only_task, metric, fmt, digits, all_columns, skipped):
+def show_cmd(runs, out, only_task, metric, vs, fmt, digits, all_columns, skipped):
     """Print a run's tables (the latest run by default).
 
     Each task's leaderboard shows rank, model/method, the main metric, the task's
-    headline metrics and the status count, fitted to the terminal's width."""
+    headline metrics and the status count, fitted to the terminal's width.
+
+    Several RUNs are read as one (e.g. extra seeds or baselines run apart): a cell
+    measured in more than one of them counts once, from the last one named."""
     from ebmbench.results.runs import find_run
     from ebmbench.show import render_run
 
+    warn = _warner()
+    dirs = [find_run(Path(out), run, warn) for run in runs] or [find_run(Path(out), None, warn)]
     text = render_run(
-        find_run(Path(out), run, _warner()),
+        dirs,
         only_task,
         metric,
         fmt,
@@ -874,6 +886,7 @@ def show_cmd(run, out, only_task, metric, fmt, digits, all_columns, skipped):
         digits=digits,
         all_columns=all_columns,
         skipped=skipped,
+        vs=vs,
     )
     if text is not None:
         click.echo(text, nl=not text.endswith("\n"))

@@ -29,11 +29,13 @@ class PluginLoadError(UsageError):
     """A plugin failed to load while --strict-plugins is on."""
 
 
-def unknown_name(kind: str, name: str, known: Iterable[str]) -> UsageError:
+def unknown_name(kind: str, name: str, known: Iterable[str], more: str | None = None) -> UsageError:
+    """'unknown <kind> <name>' with the closest known names, or the known names when
+    none is close (`more` says where to find them when there are too many to list)."""
     known = sorted(known)
     close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
     hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-    listing = f" (known: {', '.join(known)})" if len(known) <= 16 else f" (see `ebmbench list {kind}`)"
+    listing = f" (known: {', '.join(known)})" if len(known) <= 16 else f" (see {more or f'`ebmbench list {kind}`'})"
     return UsageError(f"unknown {kind[:-1]} {name!r}{hint}{listing if not close else ''}")
 
 

@@ -28,7 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from ebmbench.errors import UsageError, unknown_name
-from ebmbench.results.runs import load_meta, load_results
+from ebmbench.paired import paired_differences, reference_label
+from ebmbench.results.combine import load_runs
 from ebmbench.summary import (
     ARROW,
     FLOOR_NOTE,
@@ -320,30 +321,35 @@ def _rank_text(v) -> str:
     return "—" if v != v else f"{v:.2f}".rstrip("0").rstrip(".")
 
 
-def _pivot_boards(df, meta, names, digits) -> list[Board]:
-    """--metric: the methods x tasks table of each named metric."""
+def _pivot_boards(df, meta, names, digits, vs: str | None = None) -> list[Board]:
+    """--metric: the methods x tasks table of each named metric (with `vs`: of each
+    cell's paired difference to that row, paired.py)."""
     directions = meta["metric_directions"]
+    if vs is not None:
+        df = paired_differences(df, names, vs)
     agg = aggregate(df, names)
     boards = []
     for name in names:
         table = pivot(df, name, directions, digits=digits, agg=agg)
         rows = agg[agg["metric"] == name]
-        title = f"{name} — {interval_heading(rows)}"
+        what = name if vs is None else f"{name} − {vs}, paired by data draw"
+        title = f"{what} — {interval_heading(rows)}"
         if table.empty:
             boards.append(Board(title, table, [], []))
             continue
+        if vs is not None:
+            table.index.name = f"{_header(name, directions)} − {vs} (model/method)"
         label = table.index.name
         shown = table.reset_index()
         notes = {}
-        if (rows["mean"] < 0).any() and name in _unbiased(meta, [name]):
+        if vs is None and (rows["mean"] < 0).any() and name in _unbiased(meta, [name]):
             notes = {c: below_zero_note(name) for c in shown.columns[1:]}
-        boards.append(
-            Board(title, shown, list(shown.columns), [label], notes=notes, right=(), args=f" --metric {name}")
-        )
+        args = f" --metric {name}" + (f" --vs {vs}" if vs is not None else "")
+        boards.append(Board(title, shown, list(shown.columns), [label], notes=notes, right=(), args=args))
     return boards
 
 
-def _boards(df, meta, task, metric, digits, all_columns) -> list[Board]:
+def _boards(df, meta, task, metric, digits, all_columns, vs=None) -> list[Board]:
     """The tables to render for a run (one per task and the ranks, or the --metric pivots)."""
     directions = meta["metric_directions"]
     metrics = metric_columns(df, directions)
@@ -351,7 +357,7 @@ def _boards(df, meta, task, metric, digits, all_columns) -> list[Board]:
     if task is not None:
         df = df[df["task"] == task]
     if names is not None:
-        return _pivot_boards(df, meta, names, digits)
+        return _pivot_boards(df, meta, names, digits, vs)
     tasks = sorted(df["task"].unique())
     here = _measured(df, metrics)
     mains = {t: _main_metric(meta, t, here.get(t, []), metrics) for t in tasks}
@@ -555,13 +561,8 @@ def _latex(board: Board) -> str:
     return f"% {board.title}\n" + board.frame.style.hide(axis="index").to_latex(hrules=True)
 
 
-def _read(run_dir: Path, meta):
-    """The run's rows: only the columns the tables read (not tracebacks or parameters)."""
-    return load_results(run_dir, [*ROW_COLUMNS, *(meta.get("metric_directions") or {})])
-
-
 def render_run(
-    run_dir: Path,
+    run_dir: Path | list[Path],
     task: str | None = None,
     metric: str | None = None,
     fmt: str = "table",
@@ -569,18 +570,23 @@ def render_run(
     digits: int = 3,
     all_columns: bool = False,
     skipped: bool = False,
+    vs: str | None = None,
 ) -> str | None:
     """Print (fmt=table, via `console`) or return the text of a run's tables.
 
-    `all_columns` shows every metric (the default is each task's headline columns);
-    `skipped` lists the skipped pairs grouped by reason instead of the tables."""
+    `run_dir` may be several run folders, read as one (results/combine.py). `all_columns`
+    shows every metric (the default is each task's headline columns); `skipped` lists the
+    skipped pairs grouped by reason instead of the tables; `vs` (with `metric`) shows each
+    cell's paired difference to that model/method row instead of its value."""
     if fmt not in FORMATS:
         raise UsageError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
-    meta = load_meta(run_dir)
-    df = _read(run_dir, meta)
+    if vs is not None and metric is None:
+        raise UsageError(f"--vs needs --metric: differences are shown per metric (e.g. --metric nll_grid --vs {vs})")
+    # only the columns the tables read: tracebacks and parameters stay on disk
+    meta, df = load_runs([run_dir] if isinstance(run_dir, (str, Path)) else run_dir, ROW_COLUMNS)
     header = (
-        f"run {meta['run_id']} · profile {meta['profile']['name']} · {meta['status']} · "
-        f"{len(df)} of {meta['n_cells']} cells"
+        f"run{'s' if meta.get('runs') else ''} {meta['run_id']} · profile {meta['profile']['name']} · "
+        f"{meta['status']} · {len(df)} of {meta['n_cells']} cells"
     )
     if df.empty:
         if fmt == "table":
@@ -591,13 +597,16 @@ def render_run(
         raise unknown_name("tasks", task, sorted(df["task"].unique()))
     if skipped:
         return _render_skipped(df, task, fmt, console, header)
+    if vs is not None:
+        vs = reference_label(df if task is None else df[df["task"] == task], vs)
     if fmt in ("csv", "json"):
-        long = aggregate(
-            df if task is None else df[df["task"] == task],
-            _metric_names(metric, df, meta) or metric_columns(df, meta["metric_directions"]),
-        )
+        rows = df if task is None else df[df["task"] == task]
+        names = _metric_names(metric, df, meta) or metric_columns(df, meta["metric_directions"])
+        long = aggregate(rows if vs is None else paired_differences(rows, names, vs), names)
+        if vs is not None:
+            long.insert(3, "vs", vs)
         return long.to_csv(index=False) if fmt == "csv" else long.to_json(orient="records", indent=2)
-    boards = _boards(df, meta, task, metric, digits, all_columns)
+    boards = _boards(df, meta, task, metric, digits, all_columns, vs)
     if fmt == "table":
         from rich.text import Text
 

@@ -33,7 +33,14 @@ LAYERS = [
     ("orchestration", ("ebmbench.runner",)),
     (
         "presentation",
-        ("ebmbench.show", "ebmbench.summary", "ebmbench.report", "ebmbench.compare_view", "ebmbench.catalog"),
+        (
+            "ebmbench.show",
+            "ebmbench.summary",
+            "ebmbench.paired",
+            "ebmbench.report",
+            "ebmbench.compare_view",
+            "ebmbench.catalog",
+        ),
     ),
     # ebmbench.api (run, load) is the command line called in-process; the package root
     # re-exports it by name through a module __getattr__, without importing it. The
