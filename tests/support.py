@@ -89,3 +89,40 @@ def wait_gone(pids, seconds: float = 5.0) -> list[int]:
     while time.monotonic() < deadline and any(alive(p) for p in pids):
         time.sleep(0.1)
     return [p for p in pids if alive(p)]
+
+
+def result_row(task, label, rep, data_seed, nll, status="done", seed=None):
+    """One stored result row of a cell with a single metric `nll`."""
+    model, method = label.split("/")
+    return {
+        "cell_id": f"{task}-{label}-{rep}-{data_seed}-{seed}",
+        "task": task,
+        "model": model,
+        "method": method,
+        "label": label,
+        "rep": rep,
+        "seed": rep if seed is None else seed,
+        "data_seed": data_seed,
+        "status": status,
+        "reason": None,
+        "train_time_s": 1.0,
+        "nll": nll,
+    }
+
+
+def write_run(root, run_id, records, directions=None):
+    """A finished run folder ROOT/runs/RUN_ID holding `records` (main metric of task t: nll)."""
+    meta = {
+        "run_id": run_id,
+        "status": "finished",
+        "n_cells": len(records),
+        "profile": {"name": "smoke"},
+        "metric_directions": directions or {"nll": "lower"},
+        "main_metrics": {"t": "nll"},
+    }
+    from ebmbench.results.store import RunStore
+
+    store = RunStore.create(root, run_id, meta)
+    for record in records:
+        store.add(record, [])
+    return root / "runs" / run_id

@@ -10,31 +10,12 @@ from scipy import stats
 
 from ebmbench.errors import UsageError
 from ebmbench.paired import paired_differences, reference_label
-from ebmbench.results.store import RunStore
-from tests.support import assert_usage_error, invoke
+from support import assert_usage_error, invoke, result_row, write_run
 
 # three data draws; the draw moves every row together (+0, +0.3, -0.2), as a real split does
 DRAW = {11: 0.0, 22: 0.3, 33: -0.2}
 TRUTH = {"ref/kde": 2.0, "mlp/a": 2.05, "mlp/b": 2.5}
 NOISE = {("mlp/a", 11): 0.01, ("mlp/a", 22): -0.02, ("mlp/a", 33): 0.004, ("mlp/b", 22): 0.1}
-
-
-def row(task, label, rep, data_seed, nll, status="done", seed=None):
-    model, method = label.split("/")
-    return {
-        "cell_id": f"{task}-{label}-{rep}-{data_seed}-{seed}",
-        "task": task,
-        "model": model,
-        "method": method,
-        "label": label,
-        "rep": rep,
-        "seed": rep if seed is None else seed,
-        "data_seed": data_seed,
-        "status": status,
-        "reason": None,
-        "train_time_s": 1.0,
-        "nll": nll,
-    }
 
 
 def rows():
@@ -43,23 +24,8 @@ def rows():
         for rep, (draw, shift) in enumerate(DRAW.items()):
             if label == "mlp/b" and draw == 33:
                 continue  # b never ran on the third draw
-            out.append(row("t", label, rep, draw, base + shift + NOISE.get((label, draw), 0.0)))
+            out.append(result_row("t", label, rep, draw, base + shift + NOISE.get((label, draw), 0.0)))
     return out
-
-
-def write_run(root, run_id, records, directions=None):
-    meta = {
-        "run_id": run_id,
-        "status": "finished",
-        "n_cells": len(records),
-        "profile": {"name": "smoke"},
-        "metric_directions": directions or {"nll": "lower"},
-        "main_metrics": {"t": "nll"},
-    }
-    store = RunStore.create(root, run_id, meta)
-    for record in records:
-        store.add(record, [])
-    return root / "runs" / run_id
 
 
 def test_the_differences_per_draw_match_scipys_paired_t_interval(tmp_path):
@@ -89,7 +55,11 @@ def test_the_differences_per_draw_match_scipys_paired_t_interval(tmp_path):
 
 def test_the_reference_measured_twice_on_one_draw_counts_as_its_mean():
     df = pd.DataFrame(
-        [row("t", "ref/kde", 0, 11, 1.0), row("t", "ref/kde", 0, 11, 3.0, seed=9), row("t", "mlp/a", 0, 11, 2.5)]
+        [
+            result_row("t", "ref/kde", 0, 11, 1.0),
+            result_row("t", "ref/kde", 0, 11, 3.0, seed=9),
+            result_row("t", "mlp/a", 0, 11, 2.5),
+        ]
     )
     diffs = paired_differences(df, ["nll"], "ref/kde")
     assert diffs["nll"].tolist() == [0.5]
@@ -98,11 +68,11 @@ def test_the_reference_measured_twice_on_one_draw_counts_as_its_mean():
 def test_tasks_and_failed_cells_are_kept_apart():
     df = pd.DataFrame(
         [
-            row("t", "ref/kde", 0, 11, 1.0),
-            row("u", "ref/kde", 0, 11, 5.0),  # same data seed, other task: not a pair of t's cells
-            row("t", "mlp/a", 0, 11, 1.5),
-            row("u", "mlp/a", 0, 11, 7.0),
-            row("t", "mlp/a", 1, 22, None, status="error"),
+            result_row("t", "ref/kde", 0, 11, 1.0),
+            result_row("u", "ref/kde", 0, 11, 5.0),  # same data seed, other task: not a pair of t's cells
+            result_row("t", "mlp/a", 0, 11, 1.5),
+            result_row("u", "mlp/a", 0, 11, 7.0),
+            result_row("t", "mlp/a", 1, 22, None, status="error"),
         ]
     )
     diffs = paired_differences(df, ["nll"], "ref/kde").set_index("task")

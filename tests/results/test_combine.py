@@ -10,8 +10,8 @@ from scipy import stats
 
 from ebmbench.errors import UsageError
 from ebmbench.results.combine import load_runs, merge_meta
-from tests.support import assert_usage_error, invoke
-from tests.test_paired import row, write_run
+from support import assert_usage_error, invoke, write_run
+from support import result_row as row
 
 
 def test_two_runs_give_the_intervals_over_all_their_seeds(tmp_path):
