@@ -834,7 +834,12 @@ def _print_run(run_dir: Path, console=None) -> None:
     help="Results root the run lives under.",
 )
 @click.option("-t", "--task", "only_task", default=None, help="Only this task.")
-@click.option("--metric", default=None, help="Pivot of this metric (or several, comma-separated): methods x tasks.")
+@click.option(
+    "--metric",
+    default=None,
+    help="Pivot of this metric (or several, comma-separated): methods x tasks. A cell's cost pivots "
+    "the same way: train_time_s, eval_time_s, wall_time_s, peak_mem_mb.",
+)
 @click.option(
     "--vs",
     default=None,

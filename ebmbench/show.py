@@ -60,6 +60,9 @@ FORMATS = ("table", "md", "latex", "csv", "json")
 # what the tables read besides the metrics: the heavy columns (tracebacks, parameters)
 # stay on disk
 ROW_COLUMNS = ("cell_id", "task", "model", "label", "rep", "status", "reason", "train_time_s", "metric_errors")
+# the cost of a cell, which --metric pivots like a metric ("which method works, at what
+# cost?"): seconds of training, of evaluation and in all, and the worker's peak memory
+COST_COLUMNS = ("train_time_s", "eval_time_s", "wall_time_s", "peak_mem_mb")
 LABEL = "model/method"
 GAP = "   "  # between two columns
 MIN_LABEL = len(LABEL)  # model/method is never cut shorter than its header
@@ -242,10 +245,11 @@ def headline_metrics(meta: dict[str, Any], tasks: list[str]) -> dict[str, tuple[
 
 # ------------------------------------------------------------------------ boards
 def _metric_names(metric: str | None, df, meta) -> list[str] | None:
-    """The metrics named by --metric (comma-separated), each checked, or None for all."""
+    """The metrics (or cost columns) named by --metric (comma-separated), each checked,
+    or None for all."""
     if metric is None:
         return None
-    known = metric_columns(df, meta["metric_directions"])
+    known = [*metric_columns(df, meta["metric_directions"]), *(c for c in COST_COLUMNS if c in df)]
     names = [m.strip() for m in metric.split(",") if m.strip()]
     for name in names:
         if name not in known:
@@ -323,8 +327,8 @@ def _rank_text(v) -> str:
 
 def _pivot_boards(df, meta, names, digits, vs: str | None = None) -> list[Board]:
     """--metric: the methods x tasks table of each named metric (with `vs`: of each
-    cell's paired difference to that row, paired.py)."""
-    directions = meta["metric_directions"]
+    cell's paired difference to that row, paired.py). A cost column is better lower."""
+    directions = {**dict.fromkeys(COST_COLUMNS, "lower"), **meta["metric_directions"]}
     if vs is not None:
         df = paired_differences(df, names, vs)
     agg = aggregate(df, names)
@@ -583,7 +587,7 @@ def render_run(
     if vs is not None and metric is None:
         raise UsageError(f"--vs needs --metric: differences are shown per metric (e.g. --metric nll_grid --vs {vs})")
     # only the columns the tables read: tracebacks and parameters stay on disk
-    meta, df = load_runs([run_dir] if isinstance(run_dir, (str, Path)) else run_dir, ROW_COLUMNS)
+    meta, df = load_runs([run_dir] if isinstance(run_dir, (str, Path)) else run_dir, (*ROW_COLUMNS, *COST_COLUMNS))
     header = (
         f"run{'s' if meta.get('runs') else ''} {meta['run_id']} · profile {meta['profile']['name']} · "
         f"{meta['status']} · {len(df)} of {meta['n_cells']} cells"

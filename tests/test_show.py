@@ -103,6 +103,16 @@ def test_several_metrics_and_digits(run_root):
     assert r.exit_code == 2
 
 
+def test_cost_columns_pivot_like_metrics(run_root):
+    md = invoke("show", "--out", str(run_root), "--metric", "nll,train_time_s", "--format", "md").output
+    assert "### train_time_s — " in md and "train_time_s ↓ (model/method)" in md
+    assert "| 0.500" in md  # every done cell trained 0.5 s: mean 0.5, no spread
+    rows = json.loads(invoke("show", "--out", str(run_root), "--metric", "train_time_s", "--format", "json").output)
+    assert {r["label"] for r in rows} == {"a/x[k=1]", "b/y"} and all(r["mean"] == 0.5 for r in rows)
+    table = invoke("show", "--out", str(run_root), "--all-columns", "--format", "md").output
+    assert "train_time_s" not in table  # not a metric column of the leaderboards ("train s" is)
+
+
 def test_bad_metric_task_and_run_are_one_line_usage_errors(run_root):
     for args in (["--metric", "nl"], ["-t", "t3"], ["nope"]):
         r = invoke("show", "--out", str(run_root), *args)
