@@ -76,13 +76,16 @@ def reference_energy(task, data, poor: bool):
     n, d = joint.shape
     h = float(joint.std(0).mean().clamp_min(1e-3)) * n ** (-1 / (d + 4))  # Scott's rule
 
+    squared_norms = joint.pow(2).sum(1)
+
     def kde(y, x=None):
         y, x = moved(y, x)
-        # explicit differences, not cdist: its backward pass is slow, and inference metrics
-        # differentiate this energy at every descent step
-        sq = (y.double()[:, None, :] - centres[None]).pow(2).sum(-1)
-        if cx is not None:
-            sq = sq + (x.double()[:, None, :] - cx[None]).pow(2).sum(-1)
+        u = y.double() if cx is None else torch.cat([y.double(), x.double()], 1)
+        # |u - c|^2 = |u|^2 - 2 u.c + |c|^2: one matmul (with a fast backward: inference
+        # metrics differentiate this energy at every descent step) instead of a [B, n, d]
+        # tensor of differences, which cost 18.5 of the 21.5 s of arc_coverage on horn;
+        # float64 keeps the cancellation error ~1e-16 of the squared norms
+        sq = (u.pow(2).sum(1, keepdim=True) - 2 * u @ joint.T + squared_norms).clamp_min(0)
         log_p = torch.logsumexp(-sq / (2 * h * h), 1) - math.log(n) - d / 2 * math.log(2 * math.pi * h * h)
         return (-log_p).float()
 
