@@ -67,12 +67,21 @@ def run(
     return load(cli.LAST_RUN["dir"])
 
 
-def load(run: str | Path | None = None, out: str | Path = "results"):
+def load(run: str | Path | list | tuple | None = None, out: str | Path = "results"):
     """A stored run's rows as a DataFrame: `run` is a run id, an id prefix or a run
     folder (default: the latest readable run under `out`). `df.attrs` holds "run_dir"
-    and "meta" (run.json)."""
+    and "meta" (run.json). A list of runs is read as one, as `ebmbench show A B` reads
+    them (a cell in several counts once, from the last named): "run_dirs" and the merged
+    "meta"."""
+    from ebmbench.results.combine import load_runs
     from ebmbench.results.runs import find_run, load_meta, read_results
 
+    if isinstance(run, list | tuple):
+        dirs = [find_run(Path(out), str(r)) for r in run]
+        meta, df = load_runs(dirs)
+        df.attrs["run_dirs"] = [str(d) for d in dirs]
+        df.attrs["meta"] = meta
+        return df
     run_dir = find_run(Path(out), None if run is None else str(run))
     df = read_results(run_dir)
     df.attrs["run_dir"] = str(run_dir)

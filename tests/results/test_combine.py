@@ -70,3 +70,14 @@ def test_merged_records_keep_each_tasks_first_main_metric():
     assert (meta["run_id"], meta["status"], meta["n_cells"]) == ("a + b", "finished/interrupted", 5)
     with pytest.raises(UsageError):
         merge_meta([metas[0], {**metas[1], "metric_directions": {"x": "higher"}}])
+
+
+def test_the_python_api_loads_several_runs_as_one(tmp_path):
+    import ebmbench
+
+    write_run(tmp_path, "r1", [row("t", "mlp/a", 0, 7, 1.0)])
+    write_run(tmp_path, "r2", [row("t", "mlp/a", 0, 7, 2.0), row("t", "mlp/a", 1, 8, 3.0)])
+    df = ebmbench.load(["r1", "r2"], out=tmp_path)
+    assert sorted(df["nll"]) == [2.0, 3.0] and df.attrs["meta"]["run_id"] == "r1 + r2"
+    assert [p.rsplit("/", 1)[1] for p in df.attrs["run_dirs"]] == ["r1", "r2"]
+    assert ebmbench.load("r1", out=tmp_path)["nll"].tolist() == [1.0]
