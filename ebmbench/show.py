@@ -5,8 +5,10 @@ Without --metric: one leaderboard per task and the rank across tasks. A leaderbo
 holds what a reader compares first — rank, model/method, the task's main metric as
 mean ± interval, the few headline metrics the task declares (`Task.headline_metrics`)
 and the status count; `--all-columns` adds every other metric and the training time.
-With --metric: the methods x tasks pivot of that metric. CSV and JSON give the
-aggregated long table (summary.AGG_COLUMNS), the form scripts want.
+With --metric: the methods x tasks pivot of that metric (or of a cell's cost,
+COST_COLUMNS); with --vs LABEL, of each cell's difference to LABEL on the same data draws
+(paired.py). CSV and JSON give the aggregated long table (summary.AGG_COLUMNS), the form
+scripts want. Several runs are shown as one (results/combine.py).
 
 Tables are fitted to the console, never squeezed: every cell keeps its natural width
 (no number or name is folded mid-word), columns that do not fit are dropped whole,
