@@ -74,16 +74,14 @@ def load(run: str | Path | list | tuple | None = None, out: str | Path = "result
     them (a cell in several counts once, from the last named): "run_dirs" and the merged
     "meta"."""
     from ebmbench.results.combine import load_runs
-    from ebmbench.results.runs import find_run, load_meta, read_results
+    from ebmbench.results.runs import find_run
 
-    if isinstance(run, list | tuple):
-        dirs = [find_run(Path(out), str(r)) for r in run]
-        meta, df = load_runs(dirs)
+    several = isinstance(run, list | tuple)
+    dirs = [find_run(Path(out), None if r is None else str(r)) for r in (run if several else [run])]
+    meta, df = load_runs(dirs)  # one run: its own run.json and every column, as stored
+    if several:
         df.attrs["run_dirs"] = [str(d) for d in dirs]
-        df.attrs["meta"] = meta
-        return df
-    run_dir = find_run(Path(out), None if run is None else str(run))
-    df = read_results(run_dir)
-    df.attrs["run_dir"] = str(run_dir)
-    df.attrs["meta"] = load_meta(run_dir)
+    else:
+        df.attrs["run_dir"] = str(dirs[0])
+    df.attrs["meta"] = meta
     return df
